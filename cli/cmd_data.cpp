@@ -1,0 +1,38 @@
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/recipe.h"
+#include "data/shards/build.h"
+
+namespace st::cli {
+
+Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force) {
+  ST_ASSIGN_OR_RETURN(Recipe r, LoadRecipe(recipe, overrides));
+  if (!force) {
+    ST_ASSIGN_OR_RETURN(bool fresh, data::ShardsUpToDate(r));
+    if (fresh) {
+      LogInfo("data: shards in " + ShardsDir(r) + " are up to date, skipping");
+      return Status::Ok();
+    }
+  }
+  ST_ASSIGN_OR_RETURN(data::BuildSummary s, data::BuildShards(r));
+  LogInfo("data: " + std::to_string(s.documents) + " documents -> " + std::to_string(s.train_sequences) + " train + " +
+          std::to_string(s.val_sequences) + " val sequences, " + std::to_string(s.target_tokens) +
+          " target tokens; manifest " + s.manifest_path);
+  return Status::Ok();
+}
+
+void AddData(CLI::App& app, Status* result) {
+  auto* data = app.add_subcommand("data", "Corpus stages: build shards from a recipe's sources");
+  data->require_subcommand(1);
+  auto* build = data->add_subcommand("build", "Read the recipe's sources, tokenize, pack and write HDF5 shards + manifest");
+  struct Opts {
+    std::string recipe;
+    std::vector<std::string> sets;
+  };
+  auto o = std::make_shared<Opts>();
+  build->add_option("RECIPE", o->recipe, "Recipe YAML file")->required();
+  build->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
+  build->callback([o, result] { *result = EnsureShards(o->recipe, o->sets, /*force=*/true); });
+}
+
+}  // namespace st::cli

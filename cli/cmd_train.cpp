@@ -1,0 +1,21 @@
+#include "cli/commands.h"
+#include "core/recipe.h"
+
+namespace st::cli {
+
+void AddTrain(CLI::App& app, Status* result) {
+  auto* cmd = app.add_subcommand("train", "Train the recipe's LoRA adapter (builds shards first when they are missing or stale)");
+  struct Opts {
+    std::string recipe;
+    std::vector<std::string> sets;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("RECIPE", o->recipe, "Recipe YAML file")->required();
+  cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
+  cmd->callback([o, result] {
+    *result = EnsureShards(o->recipe, o->sets, /*force=*/false);
+    if (result->ok()) *result = TrainInChild(o->recipe, o->sets);
+  });
+}
+
+}  // namespace st::cli

@@ -1,0 +1,149 @@
+#include "core/file_io.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace st {
+namespace fs = std::filesystem;
+
+StatusOr<std::string> ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return InvalidInput(path + ": file not found");
+  if (fs::is_directory(path, ec)) return InvalidInput(path + ": expected a file, found a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidInput(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return RuntimeError(path + ": read error");
+  return ss.str();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view bytes) {
+  AtomicFile f;
+  ST_RETURN_IF_ERROR(f.Open(path));
+  ST_RETURN_IF_ERROR(f.Write(bytes.data(), bytes.size()));
+  return f.Commit();
+}
+
+Status MakeDirs(const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return RuntimeError(path + ": cannot create directory (" + ec.message() + ")");
+  return Status::Ok();
+}
+
+bool PathExists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+AtomicFile::~AtomicFile() {
+  if (f_) {
+    std::fclose(f_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+Status AtomicFile::Open(const std::string& path) {
+  path_ = path;
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) ST_RETURN_IF_ERROR(MakeDirs(parent.string()));
+  tmp_ = path + ".tmp-" + std::to_string(::getpid());
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  if (!f_) return RuntimeError(tmp_ + ": cannot create (" + std::strerror(errno) + ")");
+  return Status::Ok();
+}
+
+Status AtomicFile::Write(const void* data, size_t n) {
+  if (!f_) return RuntimeError("AtomicFile::Write before Open");
+  if (n && std::fwrite(data, 1, n, f_) != n)
+    return RuntimeError(tmp_ + ": write failed (" + std::strerror(errno) + "); is the disk full?");
+  written_ += n;
+  return Status::Ok();
+}
+
+Status AtomicFile::WriteZeros(size_t n) {
+  static const char zeros[256] = {};
+  while (n) {
+    size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+    ST_RETURN_IF_ERROR(Write(zeros, k));
+    n -= k;
+  }
+  return Status::Ok();
+}
+
+Status AtomicFile::Commit() {
+  if (!f_) return RuntimeError("AtomicFile::Commit before Open");
+  bool ok = std::fflush(f_) == 0 && ::fsync(::fileno(f_)) == 0;
+  ok = (std::fclose(f_) == 0) && ok;
+  f_ = nullptr;
+  if (!ok) {
+    std::remove(tmp_.c_str());
+    return RuntimeError(tmp_ + ": flush failed (" + std::strerror(errno) + "); is the disk full?");
+  }
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp_.c_str());
+    return RuntimeError(path_ + ": rename from temporary failed (" + std::strerror(errno) + ")");
+  }
+  return Status::Ok();
+}
+
+MappedFile::~MappedFile() {
+  if (data_ && size_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+MappedFile::MappedFile(MappedFile&& o) noexcept : path_(std::move(o.path_)), data_(o.data_), size_(o.size_) {
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    if (data_ && size_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    path_ = std::move(o.path_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return InvalidInput(path + ": file not found");
+    return InvalidInput(path + ": cannot open (" + std::strerror(errno) + ")");
+  }
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    ::close(fd);
+    return InvalidInput(path + ": not a regular file");
+  }
+  MappedFile m;
+  m.path_ = path;
+  m.size_ = static_cast<size_t>(sb.st_size);
+  if (m.size_ > 0) {
+    void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      m.size_ = 0;
+      return RuntimeError(path + ": mmap failed (" + std::strerror(errno) + ")");
+    }
+    m.data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  return m;
+}
+
+}  // namespace st

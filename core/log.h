@@ -1,0 +1,29 @@
+// Logging and progress. Log lines go to stderr; a Progress shows a bar with rate
+// and ETA when stderr is a terminal and prints a plain line every few seconds
+// otherwise (CI logs stay readable).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace st {
+
+void LogInfo(const std::string& msg);
+void LogWarn(const std::string& msg);
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, std::string unit = "it");
+  void Update(int64_t done, const std::string& extra = "");
+  void Finish(const std::string& extra = "");
+
+ private:
+  void Print(bool final, const std::string& extra);
+  std::string label_, unit_;
+  int64_t total_, done_ = 0;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_print_;
+};
+
+}  // namespace st

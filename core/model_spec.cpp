@@ -1,0 +1,192 @@
+#include "core/model_spec.h"
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+
+namespace st {
+namespace {
+
+using json = nlohmann::json;
+
+// The architecture registry: one row per supported family. Hyperparameter names
+// follow transformers' configuration classes; GGUF names follow llama.cpp's
+// llama-arch.cpp tensor tables.
+struct ArchRow {
+  const char* hf_architecture;
+  const char* model_type;
+  const char* gguf_arch;
+  bool permute_qk;
+};
+constexpr ArchRow kArchRegistry[] = {
+    {"LlamaForCausalLM", "llama", "llama", true},
+};
+
+StatusOr<int64_t> GetInt(const json& j, const std::string& key, const std::string& where, bool required,
+                         int64_t fallback) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (required) return InvalidInput(where + ": missing field '" + key + "' (an integer)");
+    return fallback;
+  }
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0)
+    return InvalidInput(where + ": field '" + key + "': expected a non-negative integer, found " + j[key].dump());
+  return j[key].get<int64_t>();
+}
+
+StatusOr<double> GetNum(const json& j, const std::string& key, const std::string& where, double fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number()) return InvalidInput(where + ": field '" + key + "': expected a number, found " + j[key].dump());
+  return j[key].get<double>();
+}
+
+StatusOr<bool> GetBool(const json& j, const std::string& key, const std::string& where, bool fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean()) return InvalidInput(where + ": field '" + key + "': expected true or false, found " + j[key].dump());
+  return j[key].get<bool>();
+}
+
+}  // namespace
+
+StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    return InvalidInput(where + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) return InvalidInput(where + ": expected a JSON object");
+  ModelSpec s;
+  if (!j.contains("model_type") || !j["model_type"].is_string())
+    return InvalidInput(where + ": missing string field 'model_type' (e.g. \"llama\")");
+  s.model_type = j["model_type"].get<std::string>();
+  const ArchRow* row = nullptr;
+  for (const auto& r : kArchRegistry)
+    if (s.model_type == r.model_type) row = &r;
+  if (!row) {
+    std::string known;
+    for (const auto& r : kArchRegistry) known += std::string(known.empty() ? "" : ", ") + r.model_type;
+    return InvalidInput(where + ": model_type '" + s.model_type + "' is not supported; supported: " + known);
+  }
+  s.hf_architecture = row->hf_architecture;
+  s.gguf_arch = row->gguf_arch;
+  s.permute_qk_for_gguf = row->permute_qk;
+  ST_ASSIGN_OR_RETURN(s.vocab_size, GetInt(j, "vocab_size", where, true, 0));
+  ST_ASSIGN_OR_RETURN(s.hidden_size, GetInt(j, "hidden_size", where, true, 0));
+  ST_ASSIGN_OR_RETURN(s.intermediate_size, GetInt(j, "intermediate_size", where, true, 0));
+  ST_ASSIGN_OR_RETURN(s.num_layers, GetInt(j, "num_hidden_layers", where, true, 0));
+  ST_ASSIGN_OR_RETURN(s.num_heads, GetInt(j, "num_attention_heads", where, true, 0));
+  ST_ASSIGN_OR_RETURN(s.num_kv_heads, GetInt(j, "num_key_value_heads", where, false, s.num_heads));
+  if (s.num_heads == 0 || s.hidden_size == 0 || s.vocab_size == 0 || s.num_layers == 0)
+    return InvalidInput(where + ": vocab_size, hidden_size, num_hidden_layers and num_attention_heads must be positive");
+  ST_ASSIGN_OR_RETURN(s.head_dim, GetInt(j, "head_dim", where, false, s.hidden_size / s.num_heads));
+  if (s.num_kv_heads == 0 || s.num_heads % s.num_kv_heads != 0)
+    return InvalidInput(where + ": num_attention_heads (" + std::to_string(s.num_heads) +
+                        ") must be a multiple of num_key_value_heads (" + std::to_string(s.num_kv_heads) + ")");
+  if (s.head_dim % 2 != 0) return InvalidInput(where + ": head_dim must be even for rotary embeddings");
+  ST_ASSIGN_OR_RETURN(s.max_position_embeddings, GetInt(j, "max_position_embeddings", where, false, 2048));
+  ST_ASSIGN_OR_RETURN(s.rms_norm_eps, GetNum(j, "rms_norm_eps", where, 1e-6));
+  ST_ASSIGN_OR_RETURN(s.rope_theta, GetNum(j, "rope_theta", where, 10000.0));
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {  // transformers 5 spelling
+    ST_ASSIGN_OR_RETURN(s.rope_theta, GetNum(j["rope_parameters"], "rope_theta", where + ": rope_parameters", s.rope_theta));
+  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    const json& rs = j["rope_scaling"];
+    std::string type = rs.is_object() ? rs.value("rope_type", rs.value("type", "")) : "";
+    if (type != "default")
+      return InvalidInput(where + ": rope_scaling " + rs.dump() + " is not supported yet (plain rotary only)");
+  }
+  ST_ASSIGN_OR_RETURN(s.tie_word_embeddings, GetBool(j, "tie_word_embeddings", where, false));
+  ST_ASSIGN_OR_RETURN(s.attention_bias, GetBool(j, "attention_bias", where, false));
+  ST_ASSIGN_OR_RETURN(s.mlp_bias, GetBool(j, "mlp_bias", where, false));
+  if (s.attention_bias || s.mlp_bias) return InvalidInput(where + ": attention_bias/mlp_bias are not supported for llama yet");
+  ST_ASSIGN_OR_RETURN(s.bos_token_id, GetInt(j, "bos_token_id", where, false, -1));
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_array() && !j["eos_token_id"].empty()) {
+    s.eos_token_id = j["eos_token_id"][0].get<int64_t>();
+  } else {
+    ST_ASSIGN_OR_RETURN(s.eos_token_id, GetInt(j, "eos_token_id", where, false, -1));
+  }
+  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) s.torch_dtype = j["torch_dtype"].get<std::string>();
+  if (j.contains("dtype") && j["dtype"].is_string()) s.torch_dtype = j["dtype"].get<std::string>();
+  return s;
+}
+
+StatusOr<ModelSpec> LoadModelSpec(const std::string& dir) {
+  std::string path = (std::filesystem::path(dir) / "config.json").string();
+  if (!PathExists(dir)) return InvalidInput(dir + ": model directory not found");
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseModelSpec(text, path);
+}
+
+std::string ModelSpecToConfigJson(const ModelSpec& s) {
+  json j = {
+      {"architectures", {s.hf_architecture}},
+      {"model_type", s.model_type},
+      {"vocab_size", s.vocab_size},
+      {"hidden_size", s.hidden_size},
+      {"intermediate_size", s.intermediate_size},
+      {"num_hidden_layers", s.num_layers},
+      {"num_attention_heads", s.num_heads},
+      {"num_key_value_heads", s.num_kv_heads},
+      {"head_dim", s.head_dim},
+      {"max_position_embeddings", s.max_position_embeddings},
+      {"rms_norm_eps", s.rms_norm_eps},
+      {"rope_theta", s.rope_theta},
+      {"rope_scaling", nullptr},
+      {"tie_word_embeddings", s.tie_word_embeddings},
+      {"attention_bias", s.attention_bias},
+      {"attention_dropout", 0.0},
+      {"mlp_bias", s.mlp_bias},
+      {"hidden_act", "silu"},
+      {"initializer_range", 0.02},
+      {"bos_token_id", s.bos_token_id >= 0 ? json(s.bos_token_id) : json(nullptr)},
+      {"eos_token_id", s.eos_token_id >= 0 ? json(s.eos_token_id) : json(nullptr)},
+      {"torch_dtype", s.torch_dtype},
+      {"use_cache", true},
+  };
+  return j.dump(2) + "\n";
+}
+
+const std::vector<std::string>& LinearModules() {
+  static const std::vector<std::string> k = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  return k;
+}
+
+std::string ModuleParent(const std::string& m) {
+  return (m == "gate_proj" || m == "up_proj" || m == "down_proj") ? "mlp" : "self_attn";
+}
+
+std::vector<int64_t> LinearShape(const ModelSpec& s, const std::string& m) {
+  const int64_t q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
+  if (m == "q_proj") return {q, s.hidden_size};
+  if (m == "k_proj" || m == "v_proj") return {kv, s.hidden_size};
+  if (m == "o_proj") return {s.hidden_size, q};
+  if (m == "gate_proj" || m == "up_proj") return {s.intermediate_size, s.hidden_size};
+  if (m == "down_proj") return {s.hidden_size, s.intermediate_size};
+  return {};
+}
+
+std::vector<WeightName> ListWeights(const ModelSpec& s) {
+  static const std::pair<const char*, const char*> kLinearGguf[] = {
+      {"q_proj", "attn_q"},      {"k_proj", "attn_k"},   {"v_proj", "attn_v"},    {"o_proj", "attn_output"},
+      {"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"}, {"down_proj", "ffn_down"},
+  };
+  std::vector<WeightName> w;
+  w.push_back({"model.embed_tokens.weight", "token_embd.weight", {s.vocab_size, s.hidden_size}, -1, ""});
+  for (int64_t l = 0; l < s.num_layers; ++l) {
+    const std::string hf = "model.layers." + std::to_string(l) + ".";
+    const std::string gg = "blk." + std::to_string(l) + ".";
+    w.push_back({hf + "input_layernorm.weight", gg + "attn_norm.weight", {s.hidden_size}, (int)l, ""});
+    for (const auto& [m, g] : kLinearGguf) {
+      std::string mod = m;
+      w.push_back({hf + ModuleParent(mod) + "." + mod + ".weight", gg + g + ".weight", LinearShape(s, mod), (int)l, mod});
+    }
+    w.push_back({hf + "post_attention_layernorm.weight", gg + "ffn_norm.weight", {s.hidden_size}, (int)l, ""});
+  }
+  w.push_back({"model.norm.weight", "output_norm.weight", {s.hidden_size}, -1, ""});
+  if (!s.tie_word_embeddings) w.push_back({"lm_head.weight", "output.weight", {s.vocab_size, s.hidden_size}, -1, ""});
+  return w;
+}
+
+}  // namespace st

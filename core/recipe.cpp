@@ -1,0 +1,238 @@
+#include "core/recipe.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "core/file_io.h"
+#include "core/hash.h"
+
+namespace st {
+namespace {
+
+// Walks a YAML mapping with a fixed set of keys; every error names file, key path and line.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  Status Error(const YAML::Node& n, const std::string& key, const std::string& msg) const {
+    std::string line = n.Mark().line >= 0 ? ":" + std::to_string(n.Mark().line + 1) : "";
+    return InvalidInput(file_ + line + ": " + key + ": " + msg);
+  }
+
+  Status CheckKeys(const YAML::Node& map, const std::string& prefix, const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) return Error(map, prefix.empty() ? "(top level)" : prefix, "expected a mapping of keys");
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      if (!allowed.count(k)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        return Error(it->first, Join(prefix, k), "unknown key (allowed here: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::string Join(const std::string& p, const std::string& k) { return p.empty() ? k : p + "." + k; }
+
+  template <typename T>
+  Status Get(const YAML::Node& map, const std::string& prefix, const std::string& key, T* out, const char* expect,
+             bool required = false) const {
+    YAML::Node n = map[key];
+    if (!n) {
+      if (required) return Error(map, Join(prefix, key), std::string("missing required key (") + expect + ")");
+      return Status::Ok();
+    }
+    if (!n.IsScalar()) return Error(n, Join(prefix, key), std::string("expected ") + expect);
+    try {
+      *out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      return Error(n, Join(prefix, key), std::string("expected ") + expect + ", found '" + n.Scalar() + "'");
+    }
+    return Status::Ok();
+  }
+
+  Status GetList(const YAML::Node& map, const std::string& prefix, const std::string& key,
+                 std::vector<std::string>* out) const {
+    YAML::Node n = map[key];
+    if (!n) return Status::Ok();
+    if (!n.IsSequence()) return Error(n, Join(prefix, key), "expected a list of strings, e.g. [a, b]");
+    out->clear();
+    for (const auto& e : n) {
+      if (!e.IsScalar()) return Error(e, Join(prefix, key), "expected a list of strings");
+      out->push_back(e.Scalar());
+    }
+    return Status::Ok();
+  }
+
+  Status OneOf(const YAML::Node& map, const std::string& key_path, const std::string& v,
+               const std::set<std::string>& allowed) const {
+    if (allowed.count(v)) return Status::Ok();
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : " | ") + a;
+    return Error(map, key_path, "expected one of " + list + ", found '" + v + "'");
+  }
+
+  template <typename T>
+  Status Range(const YAML::Node& map, const std::string& key_path, T v, T lo, T hi) const {
+    if (v >= lo && v <= hi) return Status::Ok();
+    return Error(map, key_path, "value " + std::to_string(v) + " out of range [" + std::to_string(lo) + ", " +
+                                    std::to_string(hi) + "]");
+  }
+
+ private:
+  std::string file_;
+};
+
+Status ApplyOverride(YAML::Node root, const std::string& ov, const std::string& where) {
+  auto eq = ov.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return InvalidInput("--set " + ov + ": expected key.path=value (e.g. --set train.steps=20)");
+  std::string path = ov.substr(0, eq), value = ov.substr(eq + 1);
+  std::vector<std::string> parts;
+  size_t s = 0;
+  while (true) {
+    size_t d = path.find('.', s);
+    parts.push_back(path.substr(s, d == std::string::npos ? std::string::npos : d - s));
+    if (d == std::string::npos) break;
+    s = d + 1;
+  }
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    return InvalidInput("--set " + ov + ": value is not valid YAML (" + e.what() + ")");
+  }
+  // Walk with fresh handles (yaml-cpp nodes are references; reassigning would alias).
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (next && !next.IsMap())
+      return InvalidInput("--set " + ov + ": '" + parts[i] + "' in " + where + " is not a mapping");
+    chain.push_back(next);
+  }
+  chain.back()[parts.back()] = parsed;
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
+                             const std::vector<std::string>& overrides, bool check_files) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidInput(where + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  if (!root || root.IsNull()) return InvalidInput(where + ": empty recipe");
+  for (const auto& ov : overrides) ST_RETURN_IF_ERROR(ApplyOverride(root, ov, where));
+
+  Reader rd(where);
+  Recipe r;
+  r.file = where;
+  ST_RETURN_IF_ERROR(rd.CheckKeys(root, "", {"name", "base_model", "output_dir", "seed", "data", "lora", "train", "export"}));
+  ST_RETURN_IF_ERROR(rd.Get(root, "", "name", &r.name, "a string", true));
+  ST_RETURN_IF_ERROR(rd.Get(root, "", "base_model", &r.base_model, "a model directory", true));
+  ST_RETURN_IF_ERROR(rd.Get(root, "", "output_dir", &r.output_dir, "a directory", true));
+  ST_RETURN_IF_ERROR(rd.Get(root, "", "seed", &r.seed, "a non-negative integer"));
+
+  YAML::Node data = root["data"];
+  if (!data) return rd.Error(root, "data", "missing required section (sources, seq_len, ...)");
+  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template"}));
+  YAML::Node sources = data["sources"];
+  if (!sources || !sources.IsSequence() || sources.size() == 0)
+    return rd.Error(sources ? sources : data, "data.sources", "expected a non-empty list of {path, format}");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const YAML::Node& s = sources[i];
+    std::string p = "data.sources[" + std::to_string(i) + "]";
+    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields"}));
+    SourceSpec src;
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "path", &src.path, "a file path", true));
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "format", &src.format, "text | instruction"));
+    ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".format", src.format, {"text", "instruction"}));
+    if (YAML::Node f = s["fields"]) {
+      ST_RETURN_IF_ERROR(rd.CheckKeys(f, p + ".fields", {"text", "prompt", "response"}));
+      ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "text", &src.text_field, "a JSON field name"));
+      ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "prompt", &src.prompt_field, "a JSON field name"));
+      ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "response", &src.response_field, "a JSON field name"));
+    }
+    if (check_files && !PathExists(src.path))
+      return rd.Error(s["path"], p + ".path", "file '" + src.path + "' not found (paths are relative to the working directory)");
+    r.data.sources.push_back(src);
+  }
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "seq_len", &r.data.seq_len, "an integer"));
+  ST_RETURN_IF_ERROR(rd.Range<int64_t>(data, "data.seq_len", r.data.seq_len, 8, 1 << 20));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "pack", &r.data.pack, "true or false"));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "val_fraction", &r.data.val_fraction, "a number in [0, 0.5]"));
+  ST_RETURN_IF_ERROR(rd.Range<double>(data, "data.val_fraction", r.data.val_fraction, 0.0, 0.5));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "template", &r.data.template_name, "none"));
+  ST_RETURN_IF_ERROR(rd.OneOf(data, "data.template", r.data.template_name, {"none"}));
+
+  if (YAML::Node l = root["lora"]) {
+    ST_RETURN_IF_ERROR(rd.CheckKeys(l, "lora", {"variant", "rank", "alpha", "dropout", "targets"}));
+    ST_RETURN_IF_ERROR(rd.Get(l, "lora", "variant", &r.lora.variant, "lora"));
+    ST_RETURN_IF_ERROR(rd.OneOf(l, "lora.variant", r.lora.variant, {"lora"}));
+    ST_RETURN_IF_ERROR(rd.Get(l, "lora", "rank", &r.lora.rank, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(l, "lora.rank", r.lora.rank, 1, 4096));
+    ST_RETURN_IF_ERROR(rd.Get(l, "lora", "alpha", &r.lora.alpha, "a number"));
+    ST_RETURN_IF_ERROR(rd.Get(l, "lora", "dropout", &r.lora.dropout, "a number in [0, 1)"));
+    ST_RETURN_IF_ERROR(rd.Range<double>(l, "lora.dropout", r.lora.dropout, 0.0, 0.99));
+    ST_RETURN_IF_ERROR(rd.GetList(l, "lora", "targets", &r.lora.targets));
+    static const std::set<std::string> kTargets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+    if (r.lora.targets.empty()) return rd.Error(l, "lora.targets", "expected at least one target module");
+    for (const auto& t : r.lora.targets) ST_RETURN_IF_ERROR(rd.OneOf(l["targets"], "lora.targets", t, kTargets));
+  }
+
+  if (YAML::Node t = root["train"]) {
+    ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
+                                                 "warmup", "precision", "max_grad_norm", "log_every"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "steps", &r.train.steps, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.steps", r.train.steps, 1, 100000000));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "batch_size", &r.train.batch_size, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.batch_size", r.train.batch_size, 1, 65536));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "grad_accum", &r.train.grad_accum, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.grad_accum", r.train.grad_accum, 1, 65536));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "lr", &r.train.lr, "a number"));
+    ST_RETURN_IF_ERROR(rd.Range<double>(t, "train.lr", r.train.lr, 0.0, 10.0));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "weight_decay", &r.train.weight_decay, "a number"));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "schedule", &r.train.schedule, "constant | linear | cosine"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.schedule", r.train.schedule, {"constant", "linear", "cosine"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "warmup", &r.train.warmup, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.warmup", r.train.warmup, 0, r.train.steps));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "precision", &r.train.precision, "fp32"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.precision", r.train.precision, {"fp32"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "max_grad_norm", &r.train.max_grad_norm, "a number (0 disables clipping)"));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "log_every", &r.train.log_every, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.log_every", r.train.log_every, 1, 1000000));
+  }
+
+  if (YAML::Node e = root["export"]) {
+    ST_RETURN_IF_ERROR(rd.CheckKeys(e, "export", {"types", "adapter_gguf"}));
+    ST_RETURN_IF_ERROR(rd.GetList(e, "export", "types", &r.exp.types));
+    for (const auto& t : r.exp.types) ST_RETURN_IF_ERROR(rd.OneOf(e["types"], "export.types", t, {"f32", "f16"}));
+    ST_RETURN_IF_ERROR(rd.Get(e, "export", "adapter_gguf", &r.exp.adapter_gguf, "true or false"));
+  }
+
+  YAML::Emitter em;
+  em << root;
+  r.resolved_yaml = std::string(em.c_str()) + "\n";
+  r.hash = Sha256Hex(r.resolved_yaml);
+  YAML::Emitter de;
+  de << root["data"];
+  r.data_hash = Sha256Hex(std::string(de.c_str()) + "\nseed: " + std::to_string(r.seed) + "\nbase_model: " + r.base_model);
+  return r;
+}
+
+StatusOr<Recipe> LoadRecipe(const std::string& path, const std::vector<std::string>& overrides) {
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseRecipe(text, path, overrides, true);
+}
+
+std::string ShardsDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "shards").string(); }
+std::string AdapterDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "adapter").string(); }
+std::string ExportDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "export").string(); }
+
+}  // namespace st

@@ -1,0 +1,86 @@
+// Recipe: one YAML file per slice (see recipes/smoke-tiny.yaml for a commented example).
+//
+// Loading validates the whole file up front: an unknown key, a value of the wrong
+// type, an out-of-range number or a missing input file is an InvalidInput error that
+// names the recipe file, the key path and its line. `--set a.b=value` overrides are
+// applied to the YAML tree before validation, so they get the same checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace st {
+
+struct SourceSpec {
+  std::string path;
+  std::string format = "text";  // text: .txt (blank-line separated documents) or .jsonl with a text field
+                                // instruction: .jsonl with prompt and response fields
+  std::string text_field = "text";
+  std::string prompt_field = "prompt";
+  std::string response_field = "response";
+};
+
+struct DataSpec {
+  std::vector<SourceSpec> sources;
+  int64_t seq_len = 256;
+  bool pack = true;
+  double val_fraction = 0.0;
+  std::string template_name = "none";
+};
+
+struct LoraSpec {
+  std::string variant = "lora";
+  int64_t rank = 8;
+  double alpha = 16.0;
+  double dropout = 0.0;
+  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj"};
+};
+
+struct TrainSpec {
+  int64_t steps = 100;
+  int64_t batch_size = 4;
+  int64_t grad_accum = 1;
+  double lr = 2e-4;
+  double weight_decay = 0.0;
+  std::string schedule = "cosine";  // constant | linear | cosine
+  int64_t warmup = 0;
+  std::string precision = "fp32";
+  double max_grad_norm = 1.0;
+  int64_t log_every = 10;
+};
+
+struct ExportSpec {
+  std::vector<std::string> types = {"f16"};  // f32 | f16
+  bool adapter_gguf = true;
+};
+
+struct Recipe {
+  std::string file;        // where it was loaded from
+  std::string name;
+  std::string base_model;
+  std::string output_dir;
+  uint64_t seed = 17;
+  DataSpec data;
+  LoraSpec lora;
+  TrainSpec train;
+  ExportSpec exp;
+  std::string resolved_yaml;  // the recipe after overrides, as saved into the run directory
+  std::string hash;           // sha256 of resolved_yaml
+  std::string data_hash;      // sha256 of what decides the shards: the data section and the seed
+};
+
+// Loads and validates a recipe. `overrides` are "key.path=value" strings.
+StatusOr<Recipe> LoadRecipe(const std::string& path, const std::vector<std::string>& overrides = {});
+// Same, from text (tests); `where` names the source in errors.
+StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
+                             const std::vector<std::string>& overrides = {}, bool check_files = true);
+
+// Run directory layout (DESIGN.md "Run directory").
+std::string ShardsDir(const Recipe& r);
+std::string AdapterDir(const Recipe& r);
+std::string ExportDir(const Recipe& r);
+
+}  // namespace st

@@ -1,0 +1,258 @@
+#include "core/safetensors.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/half.h"
+
+namespace st {
+namespace {
+
+using json = nlohmann::json;
+
+struct DTypeInfo {
+  DType t;
+  const char* name;
+  size_t size;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},  {DType::kBF16, "BF16", 2}, {DType::kI32, "I32", 4},
+    {DType::kI64, "I64", 8}, {DType::kU8, "U8", 1},    {DType::kI8, "I8", 1},     {DType::kF64, "F64", 8},
+    {DType::kBool, "BOOL", 1}, {DType::kI16, "I16", 2}, {DType::kU16, "U16", 2}, {DType::kU32, "U32", 4},
+    {DType::kU64, "U64", 8},
+};
+
+bool ParseDType(const std::string& s, DType* t) {
+  for (const auto& d : kDTypes)
+    if (s == d.name) {
+      *t = d.t;
+      return true;
+    }
+  return false;
+}
+
+std::string ShapeStr(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+}  // namespace
+
+const char* DTypeName(DType t) {
+  for (const auto& d : kDTypes)
+    if (d.t == t) return d.name;
+  return "?";
+}
+
+size_t DTypeSize(DType t) {
+  for (const auto& d : kDTypes)
+    if (d.t == t) return d.size;
+  return 0;
+}
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Status TensorView::ToF32(std::vector<float>* out) const {
+  const int64_t n = numel();
+  out->resize(static_cast<size_t>(n));
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(out->data(), data, n * 4);
+      return Status::Ok();
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, data + 2 * i, 2);
+        (*out)[i] = F16ToF32(h);
+      }
+      return Status::Ok();
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, data + 2 * i, 2);
+        (*out)[i] = BF16ToF32(h);
+      }
+      return Status::Ok();
+    default:
+      return InvalidInput("tensor '" + name + "': expected dtype F32, F16 or BF16, found " + DTypeName(dtype));
+  }
+}
+
+StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+  auto f = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
+  ST_ASSIGN_OR_RETURN(f->map_, MappedFile::Open(path));
+  const uint8_t* p = f->map_.data();
+  const size_t size = f->map_.size();
+  const std::string hint = " (is this a complete .safetensors file? re-download or re-export it)";
+  if (size < 8) return InvalidInput(path + ": truncated: " + std::to_string(size) + " bytes, a safetensors file has at least 8" + hint);
+  uint64_t n;
+  std::memcpy(&n, p, 8);
+  if (n > size - 8)
+    return InvalidInput(path + ": header length field says " + std::to_string(n) + " bytes but only " +
+                        std::to_string(size - 8) + " follow" + hint);
+  if (n > (100u << 20)) return InvalidInput(path + ": header of " + std::to_string(n) + " bytes exceeds the 100 MB limit" + hint);
+  json h;
+  try {
+    h = json::parse(p + 8, p + 8 + n);
+  } catch (const json::exception& e) {
+    return InvalidInput(path + ": header is not valid JSON (" + e.what() + ")" + hint);
+  }
+  if (!h.is_object()) return InvalidInput(path + ": header: expected a JSON object, found " + std::string(h.type_name()));
+  const uint8_t* data = p + 8 + n;
+  const uint64_t data_size = size - 8 - n;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (key == "__metadata__") {
+      if (!v.is_object()) return InvalidInput(path + ": __metadata__: expected an object of strings");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) return InvalidInput(path + ": __metadata__." + m.key() + ": expected a string");
+        f->metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = path + ": tensor '" + key + "'";
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      return InvalidInput(where + ": expected an object with dtype, shape and data_offsets");
+    TensorView t;
+    t.name = key;
+    if (!v["dtype"].is_string() || !ParseDType(v["dtype"].get<std::string>(), &t.dtype))
+      return InvalidInput(where + ": unknown dtype " + v["dtype"].dump());
+    if (!v["shape"].is_array()) return InvalidInput(where + ": shape: expected an array");
+    uint64_t numel = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0) return InvalidInput(where + ": shape: expected non-negative integers, found " + v["shape"].dump());
+      t.shape.push_back(d.get<int64_t>());
+      if (t.shape.back() != 0 && numel > (1ull << 62) / static_cast<uint64_t>(t.shape.back()))
+        return InvalidInput(where + ": shape " + v["shape"].dump() + " is too large");
+      numel *= static_cast<uint64_t>(t.shape.back());
+    }
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      return InvalidInput(where + ": data_offsets: expected [begin, end], found " + off.dump());
+    uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
+    if (b > e || e > data_size)
+      return InvalidInput(where + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+                          "] fall outside the data section of " + std::to_string(data_size) + " bytes" + hint);
+    if (e - b != numel * DTypeSize(t.dtype))
+      return InvalidInput(where + ": " + std::to_string(e - b) + " bytes for shape " + ShapeStr(t.shape) + " of " +
+                          DTypeName(t.dtype) + ", expected " + std::to_string(numel * DTypeSize(t.dtype)));
+    t.data = data + b;
+    t.nbytes = e - b;
+    ranges.emplace_back(b, e);
+    f->tensors_.emplace(key, std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) return InvalidInput(path + ": two tensors overlap in the data section" + hint);
+  return f;
+}
+
+const TensorView* SafetensorsFile::Find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+StatusOr<TensorStore> TensorStore::OpenDir(const std::string& dir, const std::string& basename) {
+  namespace fs = std::filesystem;
+  TensorStore s;
+  const std::string single = (fs::path(dir) / (basename + ".safetensors")).string();
+  const std::string index = (fs::path(dir) / (basename + ".safetensors.index.json")).string();
+  std::vector<std::string> files;
+  if (PathExists(single)) {
+    files.push_back(single);
+  } else if (PathExists(index)) {
+    ST_ASSIGN_OR_RETURN(std::string text, ReadFile(index));
+    json j;
+    try {
+      j = json::parse(text);
+    } catch (const json::exception& e) {
+      return InvalidInput(index + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+      return InvalidInput(index + ": expected an object field 'weight_map'");
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      if (!it.value().is_string()) return InvalidInput(index + ": weight_map." + it.key() + ": expected a file name");
+      std::string f = (fs::path(dir) / it.value().get<std::string>()).string();
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+    }
+  } else {
+    bool pickle = PathExists((fs::path(dir) / "pytorch_model.bin").string()) ||
+                  PathExists((fs::path(dir) / (basename + ".bin")).string()) ||
+                  PathExists((fs::path(dir) / "adapter_model.bin").string());
+    if (pickle)
+      return InvalidInput(dir + ": holds only a pickled .bin checkpoint; slicetune refuses pickles because loading one runs "
+                          "code. Convert it to safetensors first (transformers: save_pretrained(..., safe_serialization=True))");
+    return InvalidInput(dir + ": no " + basename + ".safetensors or " + basename + ".safetensors.index.json found");
+  }
+  for (const auto& f : files) {
+    ST_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(f));
+    s.files_.push_back(std::shared_ptr<SafetensorsFile>(std::move(file)));
+    for (const auto& [name, view] : s.files_.back()->tensors()) s.index_[name] = &view;
+  }
+  return s;
+}
+
+const TensorView* TensorStore::Find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> TensorStore::Names() const {
+  std::vector<std::string> r;
+  for (const auto& kv : index_) r.push_back(kv.first);
+  return r;
+}
+
+Status TensorStore::LoadF32(const std::string& name, const std::vector<int64_t>& shape, std::vector<float>* out) const {
+  const TensorView* t = Find(name);
+  if (!t) return InvalidInput("checkpoint is missing tensor '" + name + "' (is config.json for the same model?)");
+  if (t->shape != shape)
+    return InvalidInput("tensor '" + name + "': expected shape " + ShapeStr(shape) + " from config.json, found " + ShapeStr(t->shape));
+  return t->ToF32(out);
+}
+
+TensorToWrite MakeF32Tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v) {
+  TensorToWrite t;
+  t.name = name;
+  t.dtype = DType::kF32;
+  t.shape = std::move(shape);
+  t.bytes.resize(v.size() * 4);
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+
+Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  json h = json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  uint64_t off = 0;
+  for (const auto& t : tensors) {
+    uint64_t numel = 1;
+    for (int64_t d : t.shape) numel *= static_cast<uint64_t>(d);
+    if (numel * DTypeSize(t.dtype) != t.bytes.size())
+      return RuntimeError("WriteSafetensors: tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) +
+                          " bytes, shape needs " + std::to_string(numel * DTypeSize(t.dtype)));
+    h[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
+    off += t.bytes.size();
+  }
+  std::string header = h.dump();
+  while (header.size() % 8) header.push_back(' ');
+  uint64_t n = header.size();
+  AtomicFile f;
+  ST_RETURN_IF_ERROR(f.Open(path));
+  ST_RETURN_IF_ERROR(f.Write(&n, 8));
+  ST_RETURN_IF_ERROR(f.Write(header.data(), header.size()));
+  for (const auto& t : tensors) ST_RETURN_IF_ERROR(f.Write(t.bytes.data(), t.bytes.size()));
+  return f.Commit();
+}
+
+}  // namespace st

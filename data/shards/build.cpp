@@ -1,0 +1,142 @@
+#include "data/shards/build.h"
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "data/clean/readers.h"
+#include "data/shards/manifest.h"
+#include "data/shards/packer.h"
+#include "data/shards/shard_io.h"
+#include "data/tokenize/sp_tokenizer.h"
+
+namespace st::data {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kRowsPerShard = 4096;
+
+// Deterministic split: a document is held out when a seeded hash of its index
+// falls under val_fraction (splitmix64).
+bool IsVal(uint64_t seed, uint64_t index, double fraction) {
+  if (fraction <= 0) return false;
+  uint64_t z = seed * 0x9e3779b97f4a7c15ull + index + 1;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return (double)(z >> 11) / (double)(1ull << 53) < fraction;
+}
+
+}  // namespace
+
+StatusOr<BuildSummary> BuildShards(const Recipe& r) {
+  const std::string model_path = (fs::path(r.base_model) / "tokenizer.model").string();
+  if (!PathExists(r.base_model))
+    return InvalidInput(r.file + ": base_model '" + r.base_model + "' not found (create one with `slicetune init-model --preset tiny " + r.base_model + "`)");
+  ST_ASSIGN_OR_RETURN(auto tok, SpTokenizer::Load(model_path));
+  const int32_t bos = tok->bos_id(), eos = tok->eos_id();
+  const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
+  if (bos < 0 || eos < 0) return InvalidInput(model_path + ": tokenizer defines no BOS or EOS token");
+
+  json inputs = json::array();
+  std::vector<TokenizedSample> train, val;
+  std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
+  BuildSummary sum;
+  uint64_t doc_index = 0;
+  for (const auto& src : r.data.sources) {
+    ST_ASSIGN_OR_RETURN(auto docs, ReadSource(src));
+    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(src.path));
+    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"bytes", (int64_t)fs::file_size(src.path)},
+                      {"format", src.format}, {"documents", (int64_t)docs.size()}});
+    Progress prog("tokenize " + src.path, (int64_t)docs.size(), "docs");
+    for (size_t i = 0; i < docs.size(); ++i) {
+      const auto& d = docs[i];
+      std::vector<int> p = d.prompt.empty() ? std::vector<int>{} : tok->Encode(d.prompt);
+      std::vector<int> resp = tok->Encode(d.response);
+      TokenizedSample s = MakeSample(bos, p, resp, eos);
+      int64_t b = 1;
+      while (b < (int64_t)s.ids.size()) b *= 2;
+      ++hist[b];
+      (IsVal(r.seed, doc_index++, r.data.val_fraction) ? val : train).push_back(std::move(s));
+      prog.Update((int64_t)i + 1);
+    }
+    prog.Finish();
+    sum.documents += (int64_t)docs.size();
+  }
+  if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training");
+
+  const std::string dir = ShardsDir(r);
+  ST_RETURN_IF_ERROR(MakeDirs(dir));
+  json shards = json::array();
+  int64_t truncated = 0, padded = 0;
+  for (const auto& [split, samples] : {std::pair<std::string, std::vector<TokenizedSample>*>{"train", &train},
+                                       {"val", &val}}) {
+    if (samples->empty()) continue;
+    PackedRows rows = PackSamples(*samples, r.data.seq_len, r.data.pack, pad);
+    truncated += rows.truncated_samples;
+    padded += rows.rows * r.data.seq_len - rows.real_tokens;
+    for (int64_t first = 0, part = 0; first < rows.rows; first += kRowsPerShard, ++part) {
+      int64_t n = std::min(kRowsPerShard, rows.rows - first);
+      ShardData sd;
+      sd.seq_len = r.data.seq_len;
+      sd.split = split;
+      sd.pad_id = pad;
+      sd.tokenizer_sha256 = tok->sha256();
+      sd.input_ids.assign(rows.ids.begin() + first * sd.seq_len, rows.ids.begin() + (first + n) * sd.seq_len);
+      sd.loss_mask.assign(rows.mask.begin() + first * sd.seq_len, rows.mask.begin() + (first + n) * sd.seq_len);
+      sd.num_real_tokens = (int64_t)sd.input_ids.size();
+      if (first + n == rows.rows) sd.num_real_tokens -= rows.rows * sd.seq_len - rows.real_tokens;
+      char name[64];
+      std::snprintf(name, sizeof name, "%s-%05lld.h5", split.c_str(), (long long)part);
+      const std::string path = (fs::path(dir) / name).string();
+      ST_RETURN_IF_ERROR(WriteShard(path, sd));
+      ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+      shards.push_back({{"file", name}, {"split", split}, {"sequences", n}, {"target_tokens", sd.num_target_tokens()},
+                        {"real_tokens", sd.num_real_tokens}, {"sha256", sha}});
+      (split == "train" ? sum.train_sequences : sum.val_sequences) += n;
+      sum.real_tokens += sd.num_real_tokens;
+      sum.target_tokens += sd.num_target_tokens();
+    }
+  }
+
+  json manifest = {{"format", "slicetune-manifest"}, {"format_version", kManifestVersion}, {"recipe", r.name},
+                   {"recipe_sha256", r.hash}, {"data_sha256", r.data_hash}, {"tokenizer_sha256", tok->sha256()}, {"tokenizer", model_path},
+                   {"seq_len", r.data.seq_len}, {"pack", r.data.pack}, {"inputs", inputs}, {"shards", shards}};
+  json h = json::object();
+  for (const auto& [b, c] : hist) h["<=" + std::to_string(b)] = c;
+  const int64_t total_slots = (sum.train_sequences + sum.val_sequences) * r.data.seq_len;
+  json report = {{"documents", sum.documents}, {"train_documents", (int64_t)train.size()},
+                 {"val_documents", (int64_t)val.size()}, {"train_sequences", sum.train_sequences},
+                 {"val_sequences", sum.val_sequences}, {"real_tokens", sum.real_tokens},
+                 {"target_tokens", sum.target_tokens}, {"padding_ratio", total_slots ? (double)padded / total_slots : 0.0},
+                 {"truncated_samples", truncated}, {"sample_length_histogram", h}};
+  sum.manifest_path = (fs::path(dir) / "manifest.json").string();
+  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.json").string(), report.dump(2) + "\n"));
+  ST_RETURN_IF_ERROR(WriteFileAtomic(sum.manifest_path, manifest.dump(2) + "\n"));
+  return sum;
+}
+
+StatusOr<bool> ShardsUpToDate(const Recipe& r) {
+  const std::string manifest = (fs::path(ShardsDir(r)) / "manifest.json").string();
+  if (!PathExists(manifest)) return false;
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(manifest));
+  json m = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (m.is_discarded() || m.value("data_sha256", "") != r.data_hash) return false;
+  ST_ASSIGN_OR_RETURN(std::string tok, Sha256File((fs::path(r.base_model) / "tokenizer.model").string()));
+  if (m.value("tokenizer_sha256", "") != tok) return false;
+  const json inputs = m.value("inputs", json::array());
+  if (inputs.size() != r.data.sources.size()) return false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(r.data.sources[i].path));
+    if (inputs[i].value("sha256", "") != sha) return false;
+  }
+  auto shards = ShardsFromManifest(manifest, "train", /*verify_checksums=*/true);
+  return shards.ok() && !shards->empty();
+}
+
+}  // namespace st::data

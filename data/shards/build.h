@@ -1,0 +1,27 @@
+// `slicetune data build`: recipe sources -> tokenized, packed HDF5 shards, a JSON
+// manifest and a data report under <output_dir>/shards/.
+//
+// (manifest.json: see data/shards/manifest.h)
+// data_report.json: document and token counts, length histogram, padding ratio.
+#pragma once
+
+#include <string>
+
+#include "core/recipe.h"
+#include "core/status.h"
+
+namespace st::data {
+
+struct BuildSummary {
+  int64_t documents = 0, train_sequences = 0, val_sequences = 0, real_tokens = 0, target_tokens = 0;
+  std::string manifest_path;
+};
+
+StatusOr<BuildSummary> BuildShards(const Recipe& recipe);
+
+// True when <output_dir>/shards/manifest.json exists and was built from the same
+// data section, seed, tokenizer and input file contents (so `run` and `train`
+// can skip the data stage).
+StatusOr<bool> ShardsUpToDate(const Recipe& recipe);
+
+}  // namespace st::data

@@ -1,0 +1,52 @@
+#include "data/shards/packer.h"
+
+#include <algorithm>
+
+namespace st::data {
+
+TokenizedSample MakeSample(int32_t bos, const std::vector<int>& prompt, const std::vector<int>& response, int32_t eos) {
+  TokenizedSample s;
+  s.ids.reserve(prompt.size() + response.size() + 2);
+  s.ids.push_back(bos);
+  s.mask.push_back(0);
+  for (int t : prompt) {
+    s.ids.push_back(t);
+    s.mask.push_back(0);
+  }
+  for (int t : response) {
+    s.ids.push_back(t);
+    s.mask.push_back(1);
+  }
+  s.ids.push_back(eos);
+  s.mask.push_back(1);
+  return s;
+}
+
+PackedRows PackSamples(const std::vector<TokenizedSample>& samples, int64_t seq_len, bool pack, int32_t pad_id) {
+  PackedRows out;
+  auto pad_to_row = [&] {
+    while ((int64_t)out.ids.size() % seq_len) {
+      out.ids.push_back(pad_id);
+      out.mask.push_back(0);
+    }
+  };
+  for (const auto& s : samples) {
+    if (pack) {
+      out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.end());
+      out.mask.insert(out.mask.end(), s.mask.begin(), s.mask.end());
+      out.real_tokens += (int64_t)s.ids.size();
+    } else {
+      int64_t n = std::min<int64_t>((int64_t)s.ids.size(), seq_len);
+      if (n < (int64_t)s.ids.size()) ++out.truncated_samples;
+      out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.begin() + n);
+      out.mask.insert(out.mask.end(), s.mask.begin(), s.mask.begin() + n);
+      out.real_tokens += n;
+      pad_to_row();
+    }
+  }
+  pad_to_row();
+  out.rows = (int64_t)out.ids.size() / seq_len;
+  return out;
+}
+
+}  // namespace st::data

@@ -1,0 +1,41 @@
+// HDF5 token shards: the format train/ reads and h5py can open without our code.
+//
+// One shard file, step by step:
+//   /input_ids  int32 [N, L]   token ids, N sequences of L = seq_len tokens
+//   /loss_mask  uint8 [N, L]   1 where the token is a training target (predicted from
+//                              the tokens before it), 0 for prompts, padding, BOS
+//   root attributes:
+//     format          "slicetune-shard"
+//     format_version  1 (readers refuse other versions with a hint)
+//     seq_len, num_sequences, num_target_tokens, num_real_tokens (int64)
+//     tokenizer_sha256 (string), split ("train" | "val"), pad_id (int64)
+// Datasets are chunked (up to 64 rows) with shuffle + deflate(4), HDF5 built-ins.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace st::data {
+
+inline constexpr int kShardFormatVersion = 1;
+
+struct ShardData {
+  int64_t seq_len = 0;
+  std::vector<int32_t> input_ids;  // (N, L) row-major
+  std::vector<uint8_t> loss_mask;  // (N, L)
+  std::string tokenizer_sha256;
+  std::string split = "train";
+  int64_t pad_id = 0;
+  int64_t num_real_tokens = 0;     // tokens that are not padding
+  int64_t num_sequences() const { return seq_len ? (int64_t)input_ids.size() / seq_len : 0; }
+  int64_t num_target_tokens() const;
+};
+
+// Writes atomically (temporary name, then rename).
+Status WriteShard(const std::string& path, const ShardData& shard);
+StatusOr<ShardData> ReadShard(const std::string& path);
+
+}  // namespace st::data

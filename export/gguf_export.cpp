@@ -1,0 +1,182 @@
+#include "export/gguf_export.h"
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "core/half.h"
+#include "core/lora_adapter.h"
+#include "core/model_spec.h"
+#include "core/safetensors.h"
+#include "data/tokenize/sp_tokenizer.h"
+#include "export/gguf_writer.h"
+#include "export/merge.h"
+
+namespace st::exporter {
+namespace fs = std::filesystem;
+
+namespace {
+
+StatusOr<gguf::GgmlType> ParseType(const std::string& type) {
+  if (type == "f32") return gguf::GgmlType::kF32;
+  if (type == "f16") return gguf::GgmlType::kF16;
+  return InvalidInput("export type '" + type + "' is not supported; supported: f32, f16");
+}
+
+void Encode(const std::vector<float>& v, gguf::GgmlType t, std::vector<uint8_t>* out) {
+  if (t == gguf::GgmlType::kF32) {
+    out->resize(v.size() * 4);
+    std::memcpy(out->data(), v.data(), out->size());
+    return;
+  }
+  out->resize(v.size() * 2);
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint16_t h = F32ToF16(v[i]);
+    std::memcpy(out->data() + 2 * i, &h, 2);
+  }
+}
+
+void AddProvenance(gguf::Writer* w, const Provenance& p, const std::string& model_dir) {
+  if (!p.name.empty()) w->AddString("general.name", p.name);
+  w->AddU32("general.base_model.count", 1);
+  w->AddString("general.base_model.0.name", fs::path(model_dir).filename().string());
+  if (!p.slice.empty()) w->AddString("general.slicetune.slice", p.slice);
+  if (!p.recipe_sha256.empty()) w->AddString("general.slicetune.recipe_sha256", p.recipe_sha256);
+  if (!p.data_manifest_sha256.empty()) w->AddString("general.slicetune.data_manifest_sha256", p.data_manifest_sha256);
+}
+
+void AddArchitecture(gguf::Writer* w, const ModelSpec& s) {
+  const std::string a = s.gguf_arch;
+  w->AddString("general.architecture", a);
+  w->AddU32(a + ".vocab_size", (uint32_t)s.vocab_size);
+  w->AddU32(a + ".context_length", (uint32_t)s.max_position_embeddings);
+  w->AddU32(a + ".embedding_length", (uint32_t)s.hidden_size);
+  w->AddU32(a + ".block_count", (uint32_t)s.num_layers);
+  w->AddU32(a + ".feed_forward_length", (uint32_t)s.intermediate_size);
+  w->AddU32(a + ".attention.head_count", (uint32_t)s.num_heads);
+  w->AddU32(a + ".attention.head_count_kv", (uint32_t)s.num_kv_heads);
+  w->AddU32(a + ".attention.key_length", (uint32_t)s.head_dim);
+  w->AddU32(a + ".attention.value_length", (uint32_t)s.head_dim);
+  w->AddU32(a + ".rope.dimension_count", (uint32_t)s.head_dim);
+  w->AddF32(a + ".rope.freq_base", (float)s.rope_theta);
+  w->AddF32(a + ".attention.layer_norm_rms_epsilon", (float)s.rms_norm_eps);
+}
+
+// Sentencepiece tokenizer -> tokenizer.ggml.* (llama.cpp's "llama" SPM tokenizer).
+Status AddSpTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSpec& spec) {
+  const std::string path = (fs::path(model_dir) / "tokenizer.model").string();
+  if (!fs::exists(path))
+    return InvalidInput(model_dir + ": no tokenizer.model (sentencepiece); byte-level BPE tokenizers are not supported yet");
+  ST_ASSIGN_OR_RETURN(auto tok, data::SpTokenizer::Load(path));
+  const int n = tok->vocab_size();
+  if (n != spec.vocab_size)
+    return InvalidInput(path + ": tokenizer has " + std::to_string(n) + " pieces but config.json vocab_size is " +
+                        std::to_string(spec.vocab_size) + "; they must agree for GGUF");
+  std::vector<std::string> tokens(n);
+  std::vector<float> scores(n);
+  std::vector<int32_t> types(n);
+  for (int i = 0; i < n; ++i) {
+    tokens[i] = tok->Piece(i);
+    scores[i] = tok->Score(i);
+    types[i] = static_cast<int32_t>(tok->Type(i));
+  }
+  // Whether the model adds a dummy-prefix space: the first piece of "a" starts with U+2581.
+  std::vector<int> probe = tok->Encode("a");
+  const bool space_prefix = !probe.empty() && tok->Piece(probe[0]).rfind("\xE2\x96\x81", 0) == 0;
+  w->AddString("tokenizer.ggml.model", "llama");
+  w->AddStringArray("tokenizer.ggml.tokens", tokens);
+  w->AddF32Array("tokenizer.ggml.scores", scores);
+  w->AddI32Array("tokenizer.ggml.token_type", types);
+  if (tok->bos_id() >= 0) w->AddU32("tokenizer.ggml.bos_token_id", (uint32_t)tok->bos_id());
+  if (tok->eos_id() >= 0) w->AddU32("tokenizer.ggml.eos_token_id", (uint32_t)tok->eos_id());
+  if (tok->unk_id() >= 0) w->AddU32("tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk_id());
+  if (tok->pad_id() >= 0) w->AddU32("tokenizer.ggml.padding_token_id", (uint32_t)tok->pad_id());
+  w->AddBool("tokenizer.ggml.add_bos_token", true);
+  w->AddBool("tokenizer.ggml.add_eos_token", false);
+  w->AddBool("tokenizer.ggml.add_space_prefix", space_prefix);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n_heads, int64_t rows, int64_t cols) {
+  std::vector<float> out(w.size());
+  const int64_t hd = rows / n_heads, half = hd / 2;
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j)
+        std::memcpy(&out[(h * hd + 2 * i + j) * cols], &w[(h * hd + j * half + i) * cols], cols * sizeof(float));
+  return out;
+}
+
+Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
+                       const std::string& out_path, const Provenance& prov) {
+  ST_ASSIGN_OR_RETURN(gguf::GgmlType gt, ParseType(type));
+  ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
+  auto base = std::make_shared<TensorStore>();
+  ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
+  std::shared_ptr<LoraAdapter> adapter;
+  if (!adapter_dir.empty()) {
+    adapter = std::make_shared<LoraAdapter>();
+    ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
+  }
+  gguf::Writer w;
+  AddArchitecture(&w, spec);
+  w.AddString("general.type", "model");
+  w.AddU32("general.file_type", gt == gguf::GgmlType::kF32 ? 0 : 1);  // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+  w.AddU32("general.alignment", gguf::kAlignment);
+  AddProvenance(&w, prov, model_dir);
+  ST_RETURN_IF_ERROR(AddSpTokenizer(&w, model_dir, spec));
+  for (const auto& wn : ListWeights(spec)) {
+    // Fail early, before writing, if a tensor is missing or misshapen.
+    const TensorView* t = base->Find(wn.hf);
+    if (!t) return InvalidInput(model_dir + ": checkpoint is missing tensor '" + wn.hf + "'");
+    const gguf::GgmlType tt = wn.shape.size() == 1 ? gguf::GgmlType::kF32 : gt;
+    std::vector<uint64_t> ne(wn.shape.rbegin(), wn.shape.rend());
+    int64_t heads = wn.module == "q_proj" ? spec.num_heads : wn.module == "k_proj" ? spec.num_kv_heads : 0;
+    if (!spec.permute_qk_for_gguf) heads = 0;
+    w.AddTensor(wn.gguf, tt, ne, [base, adapter, wn, tt, heads](std::vector<uint8_t>* out) -> Status {
+      std::vector<float> v;
+      ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), wn, &v));
+      if (heads) v = PermuteRowsForGgmlRope(v, heads, wn.shape[0], wn.shape[1]);
+      Encode(v, tt, out);
+      return Status::Ok();
+    });
+  }
+  return w.Write(out_path);
+}
+
+Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
+                         const std::string& out_path, const Provenance& prov) {
+  ST_ASSIGN_OR_RETURN(gguf::GgmlType gt, ParseType(type));
+  ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
+  auto adapter = std::make_shared<LoraAdapter>();
+  ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
+  gguf::Writer w;
+  w.AddString("general.architecture", spec.gguf_arch);
+  w.AddString("general.type", "adapter");
+  w.AddString("adapter.type", "lora");
+  w.AddF32("adapter.lora.alpha", (float)adapter->config.alpha);
+  w.AddU32("general.alignment", gguf::kAlignment);
+  AddProvenance(&w, prov, model_dir);
+  const int64_t r = adapter->config.rank;
+  for (const auto& wn : ListWeights(spec)) {
+    if (wn.module.empty() || !adapter->Find(wn.layer, wn.module)) continue;
+    const int64_t out_dim = wn.shape[0], in_dim = wn.shape[1];
+    int64_t heads = wn.module == "q_proj" ? spec.num_heads : wn.module == "k_proj" ? spec.num_kv_heads : 0;
+    if (!spec.permute_qk_for_gguf) heads = 0;
+    const LoraPair* p = adapter->Find(wn.layer, wn.module);
+    w.AddTensor(wn.gguf + ".lora_a", gt, {(uint64_t)in_dim, (uint64_t)r}, [adapter, p, gt](std::vector<uint8_t>* out) {
+      Encode(p->a, gt, out);
+      return Status::Ok();
+    });
+    w.AddTensor(wn.gguf + ".lora_b", gt, {(uint64_t)r, (uint64_t)out_dim},
+                [adapter, p, gt, heads, out_dim, r](std::vector<uint8_t>* out) {
+                  Encode(heads ? PermuteRowsForGgmlRope(p->b, heads, out_dim, r) : p->b, gt, out);
+                  return Status::Ok();
+                });
+  }
+  return w.Write(out_path);
+}
+
+}  // namespace st::exporter

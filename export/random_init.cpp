@@ -1,0 +1,107 @@
+#include "export/random_init.h"
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unistd.h>
+
+#include "core/file_io.h"
+#include "core/half.h"
+#include "core/safetensors.h"
+#include "data/tokenize/sp_tokenizer.h"
+
+namespace st::exporter {
+namespace fs = std::filesystem;
+
+namespace {
+
+StatusOr<ModelSpec> Preset(const std::string& name) {
+  ModelSpec s;
+  s.hf_architecture = "LlamaForCausalLM";
+  s.model_type = "llama";
+  s.gguf_arch = "llama";
+  if (name == "tiny") {  // a few hundred thousand parameters: trains on CPU in seconds
+    s.hidden_size = 128;
+    s.intermediate_size = 256;
+    s.num_layers = 2;
+    s.num_heads = 4;
+    s.num_kv_heads = 2;
+    s.head_dim = 32;
+    s.max_position_embeddings = 1024;
+    s.rms_norm_eps = 1e-5;
+    s.rope_theta = 10000.0;
+    return s;
+  }
+  return InvalidInput("unknown preset '" + name + "'; known presets: tiny");
+}
+
+}  // namespace
+
+std::vector<std::string> InitModelPresets() { return {"tiny"}; }
+
+Status InitModel(const std::string& out_dir, const InitModelOptions& o) {
+  ST_ASSIGN_OR_RETURN(ModelSpec s, Preset(o.preset));
+  if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16")
+    return InvalidInput("--dtype '" + o.dtype + "': expected f32, f16 or bf16");
+  if (o.corpus.empty()) return InvalidInput("init-model needs a text corpus to train the tokenizer (--corpus FILE)");
+  if (PathExists(out_dir) && !fs::is_empty(out_dir))
+    return InvalidInput(out_dir + ": already exists and is not empty; choose another folder or remove it");
+
+  const std::string tmp = out_dir + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  ST_RETURN_IF_ERROR(MakeDirs(tmp));
+  auto fail = [&](Status st) {
+    fs::remove_all(tmp, ec);
+    return st;
+  };
+
+  Status st = data::TrainSpModel(o.corpus, (fs::path(tmp) / "tokenizer").string(), o.vocab_size, o.seed);
+  if (!st.ok()) return fail(st);
+  fs::remove(fs::path(tmp) / "tokenizer.vocab", ec);  // the .model holds everything
+  auto tok = data::SpTokenizer::Load((fs::path(tmp) / "tokenizer.model").string());
+  if (!tok.ok()) return fail(tok.status());
+  s.vocab_size = (*tok)->vocab_size();
+  s.bos_token_id = (*tok)->bos_id();
+  s.eos_token_id = (*tok)->eos_id();
+  s.torch_dtype = o.dtype == "f32" ? "float32" : o.dtype == "f16" ? "float16" : "bfloat16";
+
+  std::mt19937_64 rng(o.seed);
+  std::normal_distribution<float> normal(0.0f, (float)o.init_std);
+  std::normal_distribution<float> norm_jitter(1.0f, 0.1f);
+  std::vector<TensorToWrite> ts;
+  for (const auto& w : ListWeights(s)) {
+    int64_t n = 1;
+    for (int64_t d : w.shape) n *= d;
+    std::vector<float> v(n);
+    for (auto& x : v) x = w.shape.size() == 1 ? norm_jitter(rng) : normal(rng);
+    TensorToWrite t = MakeF32Tensor(w.hf, w.shape, v);
+    if (o.dtype != "f32") {
+      t.dtype = o.dtype == "f16" ? DType::kF16 : DType::kBF16;
+      t.bytes.resize(n * 2);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h = o.dtype == "f16" ? F32ToF16(v[i]) : F32ToBF16(v[i]);
+        std::memcpy(t.bytes.data() + 2 * i, &h, 2);
+      }
+    }
+    ts.push_back(std::move(t));
+  }
+  st = WriteSafetensors((fs::path(tmp) / "model.safetensors").string(), ts, {{"format", "pt"}});
+  if (!st.ok()) return fail(st);
+  st = WriteFileAtomic((fs::path(tmp) / "config.json").string(), ModelSpecToConfigJson(s));
+  if (!st.ok()) return fail(st);
+  nlohmann::json tc = {{"tokenizer_class", "LlamaTokenizer"}, {"add_bos_token", true}, {"add_eos_token", false},
+                       {"bos_token", (*tok)->Piece(s.bos_token_id)}, {"eos_token", (*tok)->Piece(s.eos_token_id)},
+                       {"unk_token", (*tok)->Piece((*tok)->unk_id())}, {"pad_token", nullptr},
+                       {"model_max_length", s.max_position_embeddings}, {"legacy", false},
+                       {"clean_up_tokenization_spaces", false}};
+  st = WriteFileAtomic((fs::path(tmp) / "tokenizer_config.json").string(), tc.dump(2) + "\n");
+  if (!st.ok()) return fail(st);
+  if (PathExists(out_dir)) fs::remove(out_dir, ec);  // an empty folder
+  fs::rename(tmp, out_dir, ec);
+  if (ec) return fail(RuntimeError(out_dir + ": cannot move the new model into place (" + ec.message() + ")"));
+  return Status::Ok();
+}
+
+}  // namespace st::exporter

@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "data/shards/packer.h"
+#include "data/shards/shard_io.h"
+#include "tests/test_util.h"
+
+namespace st::data {
+namespace {
+
+TEST(Packer, MasksPromptAndBosAndPacksAcrossRows) {
+  TokenizedSample s = MakeSample(1, {10, 11}, {20, 21, 22}, 2);
+  EXPECT_EQ(s.ids, (std::vector<int32_t>{1, 10, 11, 20, 21, 22, 2}));
+  EXPECT_EQ(s.mask, (std::vector<uint8_t>{0, 0, 0, 1, 1, 1, 1}));
+  PackedRows p = PackSamples({s, s}, 4, /*pack=*/true, /*pad=*/0);
+  EXPECT_EQ(p.rows, 4);  // 14 tokens -> 4 rows of 4, two pads
+  EXPECT_EQ(p.real_tokens, 14);
+  EXPECT_EQ(p.ids[14], 0);
+  EXPECT_EQ(p.mask[15], 0);
+  PackedRows q = PackSamples({s}, 4, /*pack=*/false, 0);
+  EXPECT_EQ(q.rows, 1);
+  EXPECT_EQ(q.truncated_samples, 1);
+}
+
+TEST(Shards, RoundTripKeepsIdsMaskAndAttributes) {
+  testing::TempDir dir;
+  ShardData s;
+  s.seq_len = 3;
+  s.input_ids = {1, 2, 3, 4, 5, 6};
+  s.loss_mask = {0, 1, 1, 1, 1, 0};
+  s.tokenizer_sha256 = "abc";
+  s.split = "val";
+  s.pad_id = 2;
+  s.num_real_tokens = 5;
+  ASSERT_TRUE(WriteShard(dir / "s.h5", s).ok());
+  auto r = ReadShard(dir / "s.h5");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->input_ids, s.input_ids);
+  EXPECT_EQ(r->loss_mask, s.loss_mask);
+  EXPECT_EQ(r->tokenizer_sha256, "abc");
+  EXPECT_EQ(r->split, "val");
+  EXPECT_EQ(r->num_sequences(), 2);
+  EXPECT_EQ(r->num_target_tokens(), 4);
+}
+
+TEST(Shards, NonShardFilesAreRefusedWithAHint) {
+  testing::TempDir dir;
+  std::ofstream(dir / "x.h5") << "not hdf5";
+  auto r = ReadShard(dir / "x.h5");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().exit_code(), 2);
+  EXPECT_NE(r.status().message().find("not an HDF5 file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace st::data

@@ -1,0 +1,107 @@
+"""The CLI surface: help, version, exit codes 0/1/2, clear errors, no partial outputs."""
+import json
+import os
+import re
+import shutil
+
+import pytest
+from conftest import SLICETUNE, SRC, run
+
+SUBCOMMANDS = ["run", "init-model", "data", "train", "export", "tokenize"]
+
+
+def test_help_lists_exactly_the_working_subcommands():
+    r = run([SLICETUNE, "--help"])
+    assert r.returncode == 0
+    listed = re.findall(r"^  ([a-z-]+)\s", r.stdout.split("Subcommands:")[1], re.M)
+    assert sorted(listed) == sorted(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS + ["data build"])
+def test_every_subcommand_has_help(sub):
+    r = run([SLICETUNE] + sub.split() + ["--help"])
+    assert r.returncode == 0 and "Usage" in r.stdout, r.stdout + r.stderr
+
+
+def test_version_and_bad_usage_exit_codes():
+    r = run([SLICETUNE, "--version"])
+    assert r.returncode == 0 and r.stdout.startswith("slicetune ")
+    assert run([SLICETUNE, "frobnicate"]).returncode == 2
+    assert run([SLICETUNE]).returncode == 2
+    assert run([SLICETUNE, "train"]).returncode == 2  # RECIPE is required
+
+
+def test_missing_recipe_is_exit_2_with_the_path(tmp_path):
+    r = run([SLICETUNE, "data", "build", str(tmp_path / "nope.yaml")])
+    assert r.returncode == 2
+    assert "nope.yaml: file not found" in r.stderr
+
+
+def test_recipe_typo_names_key_and_line(tmp_path):
+    text = open(os.path.join(SRC, "recipes", "smoke-tiny.yaml")).read().replace("train: {steps", "trian: {steps")
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text)
+    r = run([SLICETUNE, "data", "build", str(bad)], cwd=SRC)
+    assert r.returncode == 2
+    line = next(i + 1 for i, l in enumerate(text.splitlines()) if l.startswith("trian"))
+    assert f"typo.yaml:{line}: trian: unknown key" in r.stderr
+
+
+def test_missing_source_file_is_named(tmp_path):
+    r = run([SLICETUNE, "data", "build", os.path.join(SRC, "recipes", "smoke-tiny.yaml")], cwd=str(tmp_path))
+    assert r.returncode == 2
+    assert "data.sources[0].path: file 'recipes/data/smoke/corpus.txt' not found" in r.stderr
+
+
+def test_malformed_config_json_gives_exit_2_and_no_output(fixture_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(os.path.join(fixture_dir, "tiny-base"), model)
+    (model / "config.json").write_text('{"model_type": "llama", "hidden_size": "wide"}')
+    out = tmp_path / "out.gguf"
+    r = run([SLICETUNE, "export", "--model", str(model), "--type", "f32", "-o", str(out)])
+    assert r.returncode == 2
+    assert "config.json" in r.stderr and "vocab_size" in r.stderr
+    assert not out.exists() and os.listdir(tmp_path) == ["model"]
+
+
+def test_truncated_safetensors_gives_exit_2_and_no_output(fixture_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(os.path.join(fixture_dir, "tiny-base"), model)
+    st = model / "model.safetensors"
+    st.write_bytes(st.read_bytes()[:-1000])
+    out = tmp_path / "out.gguf"
+    r = run([SLICETUNE, "export", "--model", str(model), "--type", "f16", "-o", str(out)])
+    assert r.returncode == 2, r.stderr
+    assert "model.safetensors" in r.stderr and "outside the data section" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_init_model_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    r = run([SLICETUNE, "init-model", "--preset", "tiny", str(tmp_path)])
+    assert r.returncode == 2 and "not empty" in r.stderr
+    r = run([SLICETUNE, "init-model", "--preset", "huge", str(tmp_path / "m")])
+    assert r.returncode == 2 and "unknown preset 'huge'" in r.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_run_skips_unchanged_stages(fixture_dir):
+    # The fixture already ran this exact recipe; a second run must skip data and train.
+    fx = fixture_dir
+    r = run([SLICETUNE, "run", "recipes/smoke-tiny.yaml", "--set", f"base_model={fx}/tiny-base",
+             "--set", f"output_dir={fx}/smoke", "--set", "train.steps=30"], cwd=SRC)
+    assert r.returncode == 0, r.stderr
+    assert "shards in" in r.stderr and "up to date, skipping" in r.stderr
+    assert "adapter in" in r.stderr
+    log = json.load(open(os.path.join(fx, "smoke", "train_log.json")))
+    assert log["steps"] == 30 and log["final_loss"] < log["first_loss"]
+
+
+def test_tokenize_round_trips_text(fixture_dir):
+    base = os.path.join(fixture_dir, "tiny-base")
+    r = run([SLICETUNE, "tokenize", base], input="杭州分公司 hello\n")
+    ids = r.stdout.strip()
+    back = run([SLICETUNE, "tokenize", base, "--decode"], input=ids + "\n")
+    assert back.stdout == "杭州分公司 hello\n"
+    bad = run([SLICETUNE, "tokenize", base, "--decode"], input="99999\n")
+    assert bad.returncode == 2 and "outside the vocabulary" in bad.stderr

@@ -1,0 +1,160 @@
+#include "train/llama_model.h"
+
+#include <cmath>
+
+#include "core/safetensors.h"
+
+namespace st::train {
+namespace {
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return w * (x * at::rsqrt(var + eps));
+}
+
+at::Tensor RotateHalf(const at::Tensor& x) {
+  const int64_t h = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+}
+
+StatusOr<at::Tensor> LoadTensor(const TensorStore& store, const std::string& name, const std::vector<int64_t>& shape) {
+  std::vector<float> v;
+  ST_RETURN_IF_ERROR(store.LoadF32(name, shape, &v));
+  return at::from_blob(v.data(), shape, at::kFloat).clone();
+}
+
+}  // namespace
+
+LoraLinear* LlamaBlock::Module(const std::string& name) {
+  if (name == "q_proj") return &q;
+  if (name == "k_proj") return &k;
+  if (name == "v_proj") return &v;
+  if (name == "o_proj") return &o;
+  if (name == "gate_proj") return &gate;
+  if (name == "up_proj") return &up;
+  if (name == "down_proj") return &down;
+  return nullptr;
+}
+
+StatusOr<LlamaModel> LlamaModel::Load(const std::string& model_dir) {
+  LlamaModel m;
+  ST_ASSIGN_OR_RETURN(m.spec_, LoadModelSpec(model_dir));
+  ST_ASSIGN_OR_RETURN(TensorStore store, TensorStore::OpenDir(model_dir));
+  const ModelSpec& s = m.spec_;
+  m.blocks_.resize(s.num_layers);
+  for (const auto& w : ListWeights(s)) {
+    auto loaded = LoadTensor(store, w.hf, w.shape);
+    if (!loaded.ok()) return loaded.status().With(model_dir);
+    at::Tensor t = std::move(loaded).value();
+    if (w.layer < 0) {
+      if (w.hf == "model.embed_tokens.weight") m.embed_ = t;
+      else if (w.hf == "model.norm.weight") m.final_norm_ = t;
+      else m.lm_head_ = t;
+      continue;
+    }
+    LlamaBlock& b = m.blocks_[w.layer];
+    if (!w.module.empty()) b.Module(w.module)->weight = t;
+    else if (w.hf.find("input_layernorm") != std::string::npos) b.attn_norm = t;
+    else b.ffn_norm = t;
+  }
+  if (s.tie_word_embeddings) m.lm_head_ = m.embed_;
+  // inv_freq as transformers computes it: 1 / theta^(arange(0, d, 2) / d), in f32.
+  m.inv_freq_ = 1.0 / at::pow(s.rope_theta, at::arange(0, s.head_dim, 2, at::kLong).to(at::kFloat) / (double)s.head_dim);
+  return m;
+}
+
+void LlamaModel::AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout,
+                            uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  for (auto& b : blocks_)
+    for (const auto& t : targets) b.Module(t)->AttachLora(rank, alpha, dropout, gen);
+}
+
+Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
+  at::NoGradGuard ng;
+  for (const auto& [key, pair] : ad.weights) {
+    if (key.first < 0 || key.first >= (int)blocks_.size()) return InvalidInput("adapter layer out of range");
+    LoraLinear* lin = blocks_[key.first].Module(key.second);
+    const int64_t out = lin->weight.size(0), in = lin->weight.size(1), r = ad.config.rank;
+    lin->lora_a = at::from_blob(const_cast<float*>(pair.a.data()), {r, in}, at::kFloat).clone().set_requires_grad(true);
+    lin->lora_b = at::from_blob(const_cast<float*>(pair.b.data()), {out, r}, at::kFloat).clone().set_requires_grad(true);
+    lin->scale = ad.config.scale();
+    lin->dropout = ad.config.dropout;
+  }
+  return Status::Ok();
+}
+
+LoraAdapter LlamaModel::ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha,
+                                      double dropout) const {
+  LoraAdapter ad;
+  ad.config.rank = rank;
+  ad.config.alpha = alpha;
+  ad.config.dropout = dropout;
+  ad.config.targets = targets;
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    for (const auto& t : targets) {
+      const LoraLinear* lin = const_cast<LlamaBlock&>(blocks_[l]).Module(t);
+      if (!lin->has_lora()) continue;
+      at::Tensor a = lin->lora_a.detach().contiguous(), b = lin->lora_b.detach().contiguous();
+      LoraPair p;
+      p.a.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+      p.b.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+      ad.weights[{(int)l, t}] = std::move(p);
+    }
+  return ad;
+}
+
+std::vector<at::Tensor> LlamaModel::TrainableParameters() const {
+  std::vector<at::Tensor> ps;
+  for (auto& b : blocks_)
+    for (const auto& m : LinearModules()) {
+      const LoraLinear* lin = const_cast<LlamaBlock&>(b).Module(m);
+      if (lin->has_lora()) {
+        ps.push_back(lin->lora_a);
+        ps.push_back(lin->lora_b);
+      }
+    }
+  return ps;
+}
+
+at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training) const {
+  const ModelSpec& s = spec_;
+  const int64_t B = ids.size(0), T = ids.size(1), nh = s.num_heads, nkv = s.num_kv_heads, hd = s.head_dim;
+  at::Tensor x = at::embedding(embed_, ids);  // (B, T, H)
+  // cos/sin (T, hd): positions 0..T-1 times inv_freq, duplicated (rotate-half layout).
+  at::Tensor freqs = at::outer(at::arange(T, at::kFloat), inv_freq_);
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos(), sin = emb.sin();
+  for (const auto& b : blocks_) {
+    at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
+    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd}).transpose(1, 2);   // (B, nh, T, hd)
+    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);  // (B, nkv, T, hd)
+    at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
+    q = q * cos + RotateHalf(q) * sin;
+    k = k * cos + RotateHalf(k) * sin;
+    if (nkv != nh) {
+      k = k.repeat_interleave(nh / nkv, 1);
+      v = v.repeat_interleave(nh / nkv, 1);
+    }
+    at::Tensor a = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, 1.0 / std::sqrt((double)hd));
+    a = a.transpose(1, 2).reshape({B, T, nh * hd});
+    x = x + b.o.Forward(a, training);
+    h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
+    x = x + b.down.Forward(at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training), training);
+  }
+  x = RmsNorm(x, final_norm_, s.rms_norm_eps);
+  return at::matmul(x, lm_head_.t());  // (B, T, V)
+}
+
+std::pair<at::Tensor, int64_t> MaskedNextTokenLoss(const at::Tensor& logits, const at::Tensor& ids, const at::Tensor& mask) {
+  const int64_t V = logits.size(-1), T = logits.size(1);
+  at::Tensor lg = logits.narrow(1, 0, T - 1).reshape({-1, V});
+  at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1});
+  at::Tensor m = mask.narrow(1, 1, T - 1).reshape({-1}).to(at::kFloat);
+  at::Tensor nll = at::cross_entropy_loss(lg, tgt, {}, at::Reduction::None);
+  const int64_t n = m.sum().item<double>() > 0 ? (int64_t)m.sum().item<double>() : 0;
+  at::Tensor loss = (nll * m).sum() / std::max<int64_t>(n, 1);
+  return {loss, n};
+}
+
+}  // namespace st::train

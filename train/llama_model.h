@@ -1,0 +1,54 @@
+// The Llama decoder (also Mistral's layout) in ATen, built from a ModelSpec and
+// loaded with our safetensors reader. Follows transformers' modeling_llama.py:
+// RMSNorm in f32, rotary embeddings in the rotate-half layout, grouped-query
+// attention (KV heads repeated), SwiGLU MLP, optional tied embeddings.
+//
+//   ids (B, T) int64  ->  logits (B, T, V) float32
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "core/lora_adapter.h"
+#include "core/model_spec.h"
+#include "core/status.h"
+#include "train/lora.h"
+
+namespace st::train {
+
+struct LlamaBlock {
+  at::Tensor attn_norm, ffn_norm;  // (H,)
+  LoraLinear q, k, v, o, gate, up, down;
+  LoraLinear* Module(const std::string& name);
+};
+
+class LlamaModel {
+ public:
+  // Loads config.json and the weights (F32, F16 or BF16) from a Hugging Face directory.
+  static StatusOr<LlamaModel> Load(const std::string& model_dir);
+
+  const ModelSpec& spec() const { return spec_; }
+  // Adds freshly initialised LoRA factors to `targets` in every block.
+  void AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout, uint64_t seed);
+  // Loads trained factors (PEFT adapter) into the model.
+  Status LoadAdapter(const LoraAdapter& adapter);
+  // Copies the LoRA factors out as a PEFT adapter.
+  LoraAdapter ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout) const;
+  std::vector<at::Tensor> TrainableParameters() const;
+
+  at::Tensor Forward(const at::Tensor& ids, bool training = false) const;
+
+ private:
+  ModelSpec spec_;
+  at::Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
+  std::vector<LlamaBlock> blocks_;
+  at::Tensor inv_freq_;  // (head_dim / 2,)
+};
+
+// Mean cross-entropy over target positions: logits (B, T, V) predict ids[:, 1:]
+// where mask[:, 1:] is 1. Returns {loss, number of targets}.
+std::pair<at::Tensor, int64_t> MaskedNextTokenLoss(const at::Tensor& logits, const at::Tensor& ids, const at::Tensor& mask);
+
+}  // namespace st::train
