@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything slicetune needs on Debian 12, as root, with no questions:
+# Debian build dependencies, then a Python virtual environment at build/venv with
+# the pinned torch wheel (LibTorch for the build) and, with --test, the reference
+# packages the tests compare against. Safe to rerun: finished steps are skipped.
+#
+#   scripts/setup.sh           # build + run dependencies (torch only in the venv)
+#   scripts/setup.sh --test    # also the reference packages for the test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+log() { echo "setup: $*" >&2; }
+
+apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3 python3-venv python3-dev
+          libsentencepiece-dev libhdf5-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
+          libgtest-dev libssl-dev)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv=build/venv
+if [[ ! -x $venv/bin/python ]]; then
+  log "creating $venv"
+  mkdir -p build
+  python3 -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+torch_pin=$(grep -E '^torch==' scripts/requirements-test.txt)
+if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '${torch_pin#torch==}')" 2>/dev/null; then
+  log "installing $torch_pin (LibTorch for the build)"
+  "${pip[@]}" "$torch_pin"
+fi
+if ((want_test)); then
+  stamp=$venv/.test-requirements.sha256
+  sum=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]]; then
+    log "installing the reference packages (llama-cpp-python compiles llama.cpp: several minutes)"
+    # Only the llama library is needed, not the multimodal one; two cores build it.
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      "${pip[@]}" -r scripts/requirements-test.txt
+    echo "$sum" > "$stamp"
+  fi
+fi
+log "ready"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine (as root): installs what it
+# needs, builds the dev preset, runs every GoogleTest and reference test under ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+scripts/setup.sh --test
+python3 recipes/data/smoke/generate.py --check
+cmake --preset dev
+cmake --build --preset dev -j"$(nproc)"
+ctest --preset dev -j"$(nproc)"
+echo "test.sh: finished in $(( $(date +%s) - start )) s" >&2
