@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/json_io.h"
 #include "core/safetensors.h"
 
 namespace st {
@@ -21,13 +22,7 @@ std::string PeftTensorPrefix(int layer, const std::string& module) {
 
 StatusOr<LoraAdapter> LoadLoraAdapter(const std::string& dir, const ModelSpec& spec) {
   const std::string cfg_path = (fs::path(dir) / "adapter_config.json").string();
-  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(cfg_path));
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return InvalidInput(cfg_path + ": not valid JSON (" + e.what() + ")");
-  }
+  ST_ASSIGN_OR_RETURN(json j, ReadJsonFile(cfg_path));
   if (j.value("peft_type", "") != "LORA")
     return InvalidInput(cfg_path + ": expected peft_type \"LORA\", found " + (j.contains("peft_type") ? j["peft_type"].dump() : "nothing"));
   if (j.value("use_dora", false) || j.value("use_rslora", false))

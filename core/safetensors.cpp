@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/half.h"
+#include "core/json_io.h"
 
 namespace st {
 namespace {
@@ -98,12 +99,9 @@ StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::stri
     return InvalidInput(path + ": header length field says " + std::to_string(n) + " bytes but only " +
                         std::to_string(size - 8) + " follow" + hint);
   if (n > (100u << 20)) return InvalidInput(path + ": header of " + std::to_string(n) + " bytes exceeds the 100 MB limit" + hint);
-  json h;
-  try {
-    h = json::parse(p + 8, p + 8 + n);
-  } catch (const json::exception& e) {
-    return InvalidInput(path + ": header is not valid JSON (" + e.what() + ")" + hint);
-  }
+  auto parsed = ParseJson(std::string_view(reinterpret_cast<const char*>(p + 8), n), path + ": header");
+  if (!parsed.ok()) return InvalidInput(parsed.status().message() + hint);
+  const json h = std::move(parsed).value();
   if (!h.is_object()) return InvalidInput(path + ": header: expected a JSON object, found " + std::string(h.type_name()));
   const uint8_t* data = p + 8 + n;
   const uint64_t data_size = size - 8 - n;
@@ -170,13 +168,7 @@ StatusOr<TensorStore> TensorStore::OpenDir(const std::string& dir, const std::st
   if (PathExists(single)) {
     files.push_back(single);
   } else if (PathExists(index)) {
-    ST_ASSIGN_OR_RETURN(std::string text, ReadFile(index));
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::exception& e) {
-      return InvalidInput(index + ": not valid JSON (" + e.what() + ")");
-    }
+    ST_ASSIGN_OR_RETURN(json j, ReadJsonFile(index));
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
       return InvalidInput(index + ": expected an object field 'weight_map'");
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {

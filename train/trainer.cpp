@@ -150,6 +150,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
                   {"final_loss", res.final_loss}, {"val_loss", res.val_loss}, {"target_tokens", res.target_tokens},
                   {"seconds", res.seconds}, {"tokens_per_second", res.seconds > 0 ? res.target_tokens / res.seconds : 0.0},
                   {"log", log}};
+  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "recipe.resolved.yaml").string(), r.resolved_yaml));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "train_log.json").string(), summary.dump(2) + "\n"));
   return res;
 }

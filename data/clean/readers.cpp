@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/file_io.h"
+#include "core/json_io.h"
 
 namespace st::data {
 namespace {
@@ -86,12 +87,7 @@ StatusOr<std::vector<Document>> ReadSource(const SourceSpec& src) {
     ++lineno;
     if (Trim(line).empty()) continue;
     const std::string where = src.path + ":" + std::to_string(lineno);
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception& e) {
-      return InvalidInput(where + ": not valid JSON (" + e.what() + ")");
-    }
+    ST_ASSIGN_OR_RETURN(json j, ParseJson(line, where));
     if (!j.is_object()) return InvalidInput(where + ": expected a JSON object per line");
     Document d;
     d.source = where;

@@ -1,5 +1,7 @@
 #include "data/shards/build.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -70,8 +72,20 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   }
   if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training");
 
-  const std::string dir = ShardsDir(r);
+  // The whole shard set is written into a temporary sibling folder and swapped in
+  // at the end, so a failed build never leaves a mix of old and new shards.
+  const std::string final_dir = ShardsDir(r);
+  const std::string dir = final_dir + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(dir, ec);
   ST_RETURN_IF_ERROR(MakeDirs(dir));
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code e;
+      if (!path.empty()) fs::remove_all(path, e);
+    }
+  } cleanup{dir};
   json shards = json::array();
   int64_t truncated = 0, padded = 0;
   for (const auto& [split, samples] : {std::pair<std::string, std::vector<TokenizedSample>*>{"train", &train},
@@ -115,9 +129,14 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
                  {"val_sequences", sum.val_sequences}, {"real_tokens", sum.real_tokens},
                  {"target_tokens", sum.target_tokens}, {"padding_ratio", total_slots ? (double)padded / total_slots : 0.0},
                  {"truncated_samples", truncated}, {"sample_length_histogram", h}};
-  sum.manifest_path = (fs::path(dir) / "manifest.json").string();
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.json").string(), report.dump(2) + "\n"));
-  ST_RETURN_IF_ERROR(WriteFileAtomic(sum.manifest_path, manifest.dump(2) + "\n"));
+  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "manifest.json").string(), manifest.dump(2) + "\n"));
+  fs::remove_all(final_dir, ec);
+  if (ec) return RuntimeError(final_dir + ": cannot replace the old shards (" + ec.message() + ")");
+  fs::rename(dir, final_dir, ec);
+  if (ec) return RuntimeError(final_dir + ": cannot move the new shards into place (" + ec.message() + ")");
+  cleanup.path.clear();
+  sum.manifest_path = (fs::path(final_dir) / "manifest.json").string();
   return sum;
 }
 

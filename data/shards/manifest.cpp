@@ -5,6 +5,7 @@
 
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/json_io.h"
 
 namespace st::data {
 namespace fs = std::filesystem;
@@ -12,13 +13,7 @@ using json = nlohmann::json;
 
 StatusOr<std::vector<std::string>> ShardsFromManifest(const std::string& manifest_path, const std::string& split,
                                                       bool verify) {
-  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path));
-  json m;
-  try {
-    m = json::parse(text);
-  } catch (const json::exception& e) {
-    return InvalidInput(manifest_path + ": not valid JSON (" + e.what() + ")");
-  }
+  ST_ASSIGN_OR_RETURN(json m, ReadJsonFile(manifest_path));
   if (m.value("format", "") != "slicetune-manifest" || m.value("format_version", 0) != kManifestVersion)
     return InvalidInput(manifest_path + ": not a slicetune manifest of version " + std::to_string(kManifestVersion) +
                         "; rebuild with `slicetune data build`");

@@ -10,6 +10,7 @@ mkdir -p "$fx"
 cd "$ST_SOURCE_DIR"   # recipe source paths are relative to the repository root
 "$st" init-model --preset tiny "$fx/tiny-base"
 "$st" init-model --preset tiny --dtype f16 --seed 5 "$fx/tiny-base-f16"
+"$st" init-model --preset tiny --dtype bf16 --seed 6 "$fx/tiny-base-bf16"
 "$st" run recipes/smoke-tiny.yaml --set "base_model=$fx/tiny-base" --set "output_dir=$fx/smoke" --set train.steps=30
 "$st" export --model "$fx/tiny-base" --type f32 -o "$fx/base-f32.gguf"
 "$st" export --model "$fx/tiny-base" --adapter "$fx/smoke/adapter" --type hf -o "$fx/merged-hf"

@@ -105,3 +105,25 @@ def test_tokenize_round_trips_text(fixture_dir):
     assert back.stdout == "杭州分公司 hello\n"
     bad = run([SLICETUNE, "tokenize", base, "--decode"], input="99999\n")
     assert bad.returncode == 2 and "outside the vocabulary" in bad.stderr
+
+
+def test_failed_data_build_keeps_the_previous_shards(fixture_dir, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("第一段文字。\n\nSecond document here.\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""name: r
+base_model: {fixture_dir}/tiny-base
+output_dir: {tmp_path}/out
+data:
+  sources: [{{path: {data}, format: text}}]
+  seq_len: 16
+""")
+    r = run([SLICETUNE, "data", "build", str(recipe)])
+    assert r.returncode == 0, r.stderr
+    manifest = tmp_path / "out" / "shards" / "manifest.json"
+    before = manifest.read_bytes()
+    data.write_bytes(b"ok\n\n\xd6\xd0\xce\xc4\n")  # GBK bytes: not UTF-8
+    r = run([SLICETUNE, "data", "build", str(recipe)])
+    assert r.returncode == 2 and "data.txt:3: not valid UTF-8" in r.stderr
+    assert manifest.read_bytes() == before
+    assert os.listdir(tmp_path / "out") == ["shards"]  # no temporary folder left behind
