@@ -28,8 +28,9 @@ def test_base_logits_match_transformers(fixture_dir, tmp_path, text):
     assert max_rel_err(ours, ref) <= 1e-4
 
 
-def test_f16_checkpoint_loads_like_transformers(fixture_dir, tmp_path):
-    path = os.path.join(fixture_dir, "tiny-base-f16")
+@pytest.mark.parametrize("variant", ["tiny-base-f16", "tiny-base-bf16"])
+def test_half_precision_checkpoints_load_like_transformers(fixture_dir, tmp_path, variant):
+    path = os.path.join(fixture_dir, variant)
     ids = our_ids(path, TEXTS[1])
     assert max_rel_err(our_logits(path, ids, tmp_path=tmp_path), hf_logits(load_hf(path), ids)) <= 1e-4
 
