@@ -1,10 +1,13 @@
 #include "core/model_spec.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/json_io.h"
 
 namespace st {
 namespace {
@@ -19,9 +22,17 @@ struct ArchRow {
   const char* model_type;
   const char* gguf_arch;
   bool permute_qk;
+  bool qkv_bias;
+  bool qk_norm;
 };
 constexpr ArchRow kArchRegistry[] = {
-    {"LlamaForCausalLM", "llama", "llama", true},
+    // Llama 1/2/3/3.x. Mistral uses the same layout and llama.cpp's "llama" arch.
+    {"LlamaForCausalLM", "llama", "llama", true, false, false},
+    {"MistralForCausalLM", "mistral", "llama", true, false, false},
+    // Qwen2 / Qwen2.5: biases on q, k, v; GGUF keeps HF's rotary row order.
+    {"Qwen2ForCausalLM", "qwen2", "qwen2", false, true, false},
+    // Qwen3: per-head RMSNorm on q and k, explicit head_dim.
+    {"Qwen3ForCausalLM", "qwen3", "qwen3", false, false, true},
 };
 
 StatusOr<int64_t> GetInt(const json& j, const std::string& key, const std::string& where, bool required,
@@ -50,12 +61,7 @@ StatusOr<bool> GetBool(const json& j, const std::string& key, const std::string&
 }  // namespace
 
 StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return InvalidInput(where + ": not valid JSON (" + e.what() + ")");
-  }
+  ST_ASSIGN_OR_RETURN(json j, ParseJson(text, where));
   if (!j.is_object()) return InvalidInput(where + ": expected a JSON object");
   ModelSpec s;
   if (!j.contains("model_type") || !j["model_type"].is_string())
@@ -70,8 +76,21 @@ StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& w
     return InvalidInput(where + ": model_type '" + s.model_type + "' is not supported; supported: " + known);
   }
   s.hf_architecture = row->hf_architecture;
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+    const std::string arch = j["architectures"][0].is_string() ? j["architectures"][0].get<std::string>() : "";
+    bool known = false;
+    std::string list;
+    for (const auto& r : kArchRegistry) {
+      known = known || arch == r.hf_architecture;
+      list += std::string(list.empty() ? "" : ", ") + r.hf_architecture;
+    }
+    if (!known)
+      return InvalidInput(where + ": architectures[0] '" + arch + "' is not supported; supported: " + list);
+  }
   s.gguf_arch = row->gguf_arch;
   s.permute_qk_for_gguf = row->permute_qk;
+  s.qkv_bias = row->qkv_bias;
+  s.qk_norm = row->qk_norm;
   ST_ASSIGN_OR_RETURN(s.vocab_size, GetInt(j, "vocab_size", where, true, 0));
   ST_ASSIGN_OR_RETURN(s.hidden_size, GetInt(j, "hidden_size", where, true, 0));
   ST_ASSIGN_OR_RETURN(s.intermediate_size, GetInt(j, "intermediate_size", where, true, 0));
@@ -88,19 +107,40 @@ StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& w
   ST_ASSIGN_OR_RETURN(s.max_position_embeddings, GetInt(j, "max_position_embeddings", where, false, 2048));
   ST_ASSIGN_OR_RETURN(s.rms_norm_eps, GetNum(j, "rms_norm_eps", where, 1e-6));
   ST_ASSIGN_OR_RETURN(s.rope_theta, GetNum(j, "rope_theta", where, 10000.0));
-  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {  // transformers 5 spelling
-    ST_ASSIGN_OR_RETURN(s.rope_theta, GetNum(j["rope_parameters"], "rope_theta", where + ": rope_parameters", s.rope_theta));
+  // Rotary scaling: transformers 5 writes "rope_parameters" (with rope_theta inside),
+  // checkpoints on the hub carry "rope_scaling".
+  const json* rope = nullptr;
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) rope = &j["rope_parameters"];
+  else if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) rope = &j["rope_scaling"];
+  else if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
+    return InvalidInput(where + ": field 'rope_scaling': expected an object or null, found " + j["rope_scaling"].dump());
+  if (rope) {
+    const std::string rw = where + ": rope parameters";
+    ST_ASSIGN_OR_RETURN(s.rope_theta, GetNum(*rope, "rope_theta", rw, s.rope_theta));
+    s.rope_scaling.type = rope->value("rope_type", rope->value("type", std::string("default")));
+    RopeScaling& rs = s.rope_scaling;
+    ST_ASSIGN_OR_RETURN(rs.factor, GetNum(*rope, "factor", rw, 1.0));
+    if (rs.type == "llama3") {
+      ST_ASSIGN_OR_RETURN(rs.low_freq_factor, GetNum(*rope, "low_freq_factor", rw, 1.0));
+      ST_ASSIGN_OR_RETURN(rs.high_freq_factor, GetNum(*rope, "high_freq_factor", rw, 4.0));
+      ST_ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                          GetInt(*rope, "original_max_position_embeddings", rw, false, 8192));
+      if (rs.high_freq_factor <= rs.low_freq_factor)
+        return InvalidInput(rw + ": high_freq_factor must exceed low_freq_factor");
+    } else if (rs.type != "default" && rs.type != "linear") {
+      return InvalidInput(rw + ": rope_type '" + rs.type + "' is not supported; supported: default, linear, llama3");
+    }
+    if (rs.factor <= 0) return InvalidInput(rw + ": factor must be positive");
   }
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const json& rs = j["rope_scaling"];
-    std::string type = rs.is_object() ? rs.value("rope_type", rs.value("type", "")) : "";
-    if (type != "default")
-      return InvalidInput(where + ": rope_scaling " + rs.dump() + " is not supported yet (plain rotary only)");
-  }
+  // Sliding-window attention: Mistral uses it whenever it is set; Qwen only with use_sliding_window.
+  if (j.contains("sliding_window") && j["sliding_window"].is_number_integer() &&
+      (s.model_type == "mistral" || j.value("use_sliding_window", false)))
+    s.sliding_window = j["sliding_window"].get<int64_t>();
   ST_ASSIGN_OR_RETURN(s.tie_word_embeddings, GetBool(j, "tie_word_embeddings", where, false));
   ST_ASSIGN_OR_RETURN(s.attention_bias, GetBool(j, "attention_bias", where, false));
   ST_ASSIGN_OR_RETURN(s.mlp_bias, GetBool(j, "mlp_bias", where, false));
-  if (s.attention_bias || s.mlp_bias) return InvalidInput(where + ": attention_bias/mlp_bias are not supported for llama yet");
+  if (s.attention_bias || s.mlp_bias)
+    return InvalidInput(where + ": attention_bias / mlp_bias = true is not supported for " + s.model_type + " yet");
   ST_ASSIGN_OR_RETURN(s.bos_token_id, GetInt(j, "bos_token_id", where, false, -1));
   if (j.contains("eos_token_id") && j["eos_token_id"].is_array() && !j["eos_token_id"].empty()) {
     s.eos_token_id = j["eos_token_id"][0].get<int64_t>();
@@ -119,6 +159,19 @@ StatusOr<ModelSpec> LoadModelSpec(const std::string& dir) {
   return ParseModelSpec(text, path);
 }
 
+namespace {
+json RopeScalingJson(const RopeScaling& r) {
+  if (r.type == "default") return nullptr;
+  json j = {{"rope_type", r.type}, {"factor", r.factor}};
+  if (r.type == "llama3") {
+    j["low_freq_factor"] = r.low_freq_factor;
+    j["high_freq_factor"] = r.high_freq_factor;
+    j["original_max_position_embeddings"] = r.original_max_position_embeddings;
+  }
+  return j;
+}
+}  // namespace
+
 std::string ModelSpecToConfigJson(const ModelSpec& s) {
   json j = {
       {"architectures", {s.hf_architecture}},
@@ -133,7 +186,7 @@ std::string ModelSpecToConfigJson(const ModelSpec& s) {
       {"max_position_embeddings", s.max_position_embeddings},
       {"rms_norm_eps", s.rms_norm_eps},
       {"rope_theta", s.rope_theta},
-      {"rope_scaling", nullptr},
+      {"rope_scaling", RopeScalingJson(s.rope_scaling)},
       {"tie_word_embeddings", s.tie_word_embeddings},
       {"attention_bias", s.attention_bias},
       {"attention_dropout", 0.0},
@@ -145,6 +198,7 @@ std::string ModelSpecToConfigJson(const ModelSpec& s) {
       {"torch_dtype", s.torch_dtype},
       {"use_cache", true},
   };
+  if (s.sliding_window > 0) j["sliding_window"] = s.sliding_window;
   return j.dump(2) + "\n";
 }
 
@@ -167,25 +221,59 @@ std::vector<int64_t> LinearShape(const ModelSpec& s, const std::string& m) {
   return {};
 }
 
+std::vector<float> RopeFreqFactors(const ModelSpec& s) {
+  // After transformers' _compute_llama3_parameters / _compute_linear_scaling_rope_parameters.
+  const int64_t half = s.head_dim / 2;
+  std::vector<float> f(half, 1.0f);
+  const RopeScaling& r = s.rope_scaling;
+  if (r.type == "linear") std::fill(f.begin(), f.end(), (float)r.factor);
+  if (r.type != "llama3") return f;
+  const double low_wavelen = r.original_max_position_embeddings / r.low_freq_factor;
+  const double high_wavelen = r.original_max_position_embeddings / r.high_freq_factor;
+  for (int64_t i = 0; i < half; ++i) {
+    const float inv = 1.0f / std::pow((float)s.rope_theta, (float)(2 * i) / (float)s.head_dim);
+    const double wavelen = 2 * M_PI / inv;
+    if (wavelen < high_wavelen) {
+      f[i] = 1.0f;
+    } else if (wavelen > low_wavelen) {
+      f[i] = (float)r.factor;
+    } else {
+      const double smooth = (r.original_max_position_embeddings / wavelen - r.low_freq_factor) /
+                            (r.high_freq_factor - r.low_freq_factor);
+      f[i] = (float)(1.0 / ((1.0 - smooth) / r.factor + smooth));
+    }
+  }
+  return f;
+}
+
 std::vector<WeightName> ListWeights(const ModelSpec& s) {
   static const std::pair<const char*, const char*> kLinearGguf[] = {
       {"q_proj", "attn_q"},      {"k_proj", "attn_k"},   {"v_proj", "attn_v"},    {"o_proj", "attn_output"},
       {"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"}, {"down_proj", "ffn_down"},
   };
   std::vector<WeightName> w;
-  w.push_back({"model.embed_tokens.weight", "token_embd.weight", {s.vocab_size, s.hidden_size}, -1, ""});
+  w.push_back({"model.embed_tokens.weight", "token_embd.weight", {s.vocab_size, s.hidden_size}, -1, "", "embed"});
   for (int64_t l = 0; l < s.num_layers; ++l) {
+    const int li = (int)l;
     const std::string hf = "model.layers." + std::to_string(l) + ".";
     const std::string gg = "blk." + std::to_string(l) + ".";
-    w.push_back({hf + "input_layernorm.weight", gg + "attn_norm.weight", {s.hidden_size}, (int)l, ""});
+    w.push_back({hf + "input_layernorm.weight", gg + "attn_norm.weight", {s.hidden_size}, li, "", "attn_norm"});
     for (const auto& [m, g] : kLinearGguf) {
-      std::string mod = m;
-      w.push_back({hf + ModuleParent(mod) + "." + mod + ".weight", gg + g + ".weight", LinearShape(s, mod), (int)l, mod});
+      const std::string mod = m, base = hf + ModuleParent(mod) + "." + mod;
+      const auto shape = LinearShape(s, mod);
+      w.push_back({base + ".weight", gg + g + ".weight", shape, li, mod, mod});
+      if (s.qkv_bias && (mod == "q_proj" || mod == "k_proj" || mod == "v_proj"))
+        w.push_back({base + ".bias", gg + g + ".bias", {shape[0]}, li, "", mod + ".bias"});
     }
-    w.push_back({hf + "post_attention_layernorm.weight", gg + "ffn_norm.weight", {s.hidden_size}, (int)l, ""});
+    if (s.qk_norm) {
+      w.push_back({hf + "self_attn.q_norm.weight", gg + "attn_q_norm.weight", {s.head_dim}, li, "", "q_norm"});
+      w.push_back({hf + "self_attn.k_norm.weight", gg + "attn_k_norm.weight", {s.head_dim}, li, "", "k_norm"});
+    }
+    w.push_back({hf + "post_attention_layernorm.weight", gg + "ffn_norm.weight", {s.hidden_size}, li, "", "ffn_norm"});
   }
-  w.push_back({"model.norm.weight", "output_norm.weight", {s.hidden_size}, -1, ""});
-  if (!s.tie_word_embeddings) w.push_back({"lm_head.weight", "output.weight", {s.vocab_size, s.hidden_size}, -1, ""});
+  w.push_back({"model.norm.weight", "output_norm.weight", {s.hidden_size}, -1, "", "final_norm"});
+  if (!s.tie_word_embeddings)
+    w.push_back({"lm_head.weight", "output.weight", {s.vocab_size, s.hidden_size}, -1, "", "lm_head"});
   return w;
 }
 

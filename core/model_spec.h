@@ -11,11 +11,23 @@
 
 namespace st {
 
+// Rotary scaling (config.json "rope_scaling", or "rope_parameters" in transformers 5).
+struct RopeScaling {
+  std::string type = "default";  // default | linear | llama3
+  double factor = 1.0;
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
+  int64_t original_max_position_embeddings = 8192;       // llama3
+};
+
 struct ModelSpec {
   std::string hf_architecture;  // "LlamaForCausalLM"
   std::string model_type;       // "llama"
   std::string gguf_arch;        // "llama"
   bool permute_qk_for_gguf = true;  // ggml's llama layout wants adjacent-pair rotary rows
+  bool qkv_bias = false;        // Qwen2: biases on q_proj, k_proj, v_proj
+  bool qk_norm = false;         // Qwen3: RMSNorm over each head of q and k before rotary
+  int64_t sliding_window = 0;   // Mistral: attend to at most this many previous positions (0: unlimited)
+  RopeScaling rope_scaling;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
@@ -47,8 +59,14 @@ struct WeightName {
   std::string gguf;
   std::vector<int64_t> shape;
   int layer = -1;             // -1 for global weights
-  std::string module;         // "q_proj", "k_proj", ... for linear layers; "" otherwise
+  std::string module;         // "q_proj", ... for linear weights (LoRA targets); "" otherwise
+  std::string role;           // what it is inside its block: "attn_norm", "q_proj", "q_proj.bias", "q_norm", ...
 };
+
+// Rotary frequency divisors per pair of dimensions (head_dim / 2 values): the
+// rotary angle of pair i at position p is p * inv_freq[i] / factor[i]. All ones
+// without scaling. llama.cpp reads the same values from a `rope_freqs.weight` tensor.
+std::vector<float> RopeFreqFactors(const ModelSpec& spec);
 
 // All weights of the model in GGUF order (token_embd, blocks..., output_norm, output).
 std::vector<WeightName> ListWeights(const ModelSpec& spec);

@@ -60,6 +60,10 @@ void AddArchitecture(gguf::Writer* w, const ModelSpec& s) {
   w->AddU32(a + ".rope.dimension_count", (uint32_t)s.head_dim);
   w->AddF32(a + ".rope.freq_base", (float)s.rope_theta);
   w->AddF32(a + ".attention.layer_norm_rms_epsilon", (float)s.rms_norm_eps);
+  if (s.rope_scaling.type == "linear") {  // llama3 scaling travels as the rope_freqs tensor instead
+    w->AddString(a + ".rope.scaling.type", "linear");
+    w->AddF32(a + ".rope.scaling.factor", (float)s.rope_scaling.factor);
+  }
 }
 
 // Sentencepiece tokenizer -> tokenizer.ggml.* (llama.cpp's "llama" SPM tokenizer).
@@ -127,6 +131,14 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   w.AddU32("general.alignment", gguf::kAlignment);
   AddProvenance(&w, prov, model_dir);
   ST_RETURN_IF_ERROR(AddSpTokenizer(&w, model_dir, spec));
+  if (spec.rope_scaling.type == "llama3") {
+    // llama.cpp divides each rotary frequency by rope_freqs[i] (convert_hf_to_gguf.py writes the same).
+    std::vector<float> factors = RopeFreqFactors(spec);
+    w.AddTensor("rope_freqs.weight", gguf::GgmlType::kF32, {(uint64_t)factors.size()}, [factors](std::vector<uint8_t>* out) {
+      Encode(factors, gguf::GgmlType::kF32, out);
+      return Status::Ok();
+    });
+  }
   for (const auto& wn : ListWeights(spec)) {
     // Fail early, before writing, if a tensor is missing or misshapen.
     const TensorView* t = base->Find(wn.hf);

@@ -47,19 +47,26 @@ StatusOr<LlamaModel> LlamaModel::Load(const std::string& model_dir) {
     if (!loaded.ok()) return loaded.status().With(model_dir);
     at::Tensor t = std::move(loaded).value();
     if (w.layer < 0) {
-      if (w.hf == "model.embed_tokens.weight") m.embed_ = t;
-      else if (w.hf == "model.norm.weight") m.final_norm_ = t;
+      if (w.role == "embed") m.embed_ = t;
+      else if (w.role == "final_norm") m.final_norm_ = t;
       else m.lm_head_ = t;
       continue;
     }
     LlamaBlock& b = m.blocks_[w.layer];
     if (!w.module.empty()) b.Module(w.module)->weight = t;
-    else if (w.hf.find("input_layernorm") != std::string::npos) b.attn_norm = t;
-    else b.ffn_norm = t;
+    else if (w.role == "attn_norm") b.attn_norm = t;
+    else if (w.role == "ffn_norm") b.ffn_norm = t;
+    else if (w.role == "q_norm") b.q_norm = t;
+    else if (w.role == "k_norm") b.k_norm = t;
+    else if (w.role.size() > 5 && w.role.compare(w.role.size() - 5, 5, ".bias") == 0)
+      b.Module(w.role.substr(0, w.role.size() - 5))->bias = t;
   }
   if (s.tie_word_embeddings) m.lm_head_ = m.embed_;
-  // inv_freq as transformers computes it: 1 / theta^(arange(0, d, 2) / d), in f32.
+  // inv_freq as transformers computes it: 1 / theta^(arange(0, d, 2) / d), in f32,
+  // divided by the rotary scaling factors (all ones without scaling).
+  std::vector<float> factors = RopeFreqFactors(s);
   m.inv_freq_ = 1.0 / at::pow(s.rope_theta, at::arange(0, s.head_dim, 2, at::kLong).to(at::kFloat) / (double)s.head_dim);
+  m.inv_freq_ = m.inv_freq_ / at::tensor(factors, at::kFloat);
   return m;
 }
 
@@ -125,10 +132,23 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training) const {
   at::Tensor freqs = at::outer(at::arange(T, at::kFloat), inv_freq_);
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos(), sin = emb.sin();
+  const double scale = 1.0 / std::sqrt((double)hd);
+  // Sliding window (Mistral): query i sees keys j with i - window < j <= i. (T, T) bool, true = attend.
+  at::Tensor window_mask;
+  if (s.sliding_window > 0 && T > s.sliding_window) {
+    at::Tensor i = at::arange(T, at::kLong).view({T, 1}), j = at::arange(T, at::kLong).view({1, T});
+    window_mask = (j <= i).logical_and(j > i - s.sliding_window);
+  }
   for (const auto& b : blocks_) {
     at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
-    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd}).transpose(1, 2);   // (B, nh, T, hd)
-    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);  // (B, nkv, T, hd)
+    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
+    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
+    if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
+      q = RmsNorm(q, b.q_norm, s.rms_norm_eps);
+      k = RmsNorm(k, b.k_norm, s.rms_norm_eps);
+    }
+    q = q.transpose(1, 2);  // (B, nh, T, hd)
+    k = k.transpose(1, 2);  // (B, nkv, T, hd)
     at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
     q = q * cos + RotateHalf(q) * sin;
     k = k * cos + RotateHalf(k) * sin;
@@ -136,7 +156,9 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training) const {
       k = k.repeat_interleave(nh / nkv, 1);
       v = v.repeat_interleave(nh / nkv, 1);
     }
-    at::Tensor a = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, 1.0 / std::sqrt((double)hd));
+    at::Tensor a = window_mask.defined()
+                       ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
+                       : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
     a = a.transpose(1, 2).reshape({B, T, nh * hd});
     x = x + b.o.Forward(a, training);
     h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);

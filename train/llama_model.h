@@ -1,7 +1,10 @@
-// The Llama decoder (also Mistral's layout) in ATen, built from a ModelSpec and
-// loaded with our safetensors reader. Follows transformers' modeling_llama.py:
-// RMSNorm in f32, rotary embeddings in the rotate-half layout, grouped-query
-// attention (KV heads repeated), SwiGLU MLP, optional tied embeddings.
+// The Llama-family decoder in ATen, built from a ModelSpec and loaded with our
+// safetensors reader. Follows transformers' modeling_llama.py: RMSNorm in f32,
+// rotary embeddings in the rotate-half layout (with llama3 / linear scaling),
+// grouped-query attention (KV heads repeated), SwiGLU MLP, optional tied
+// embeddings; and the family's quirks from the spec: Qwen2's q/k/v biases
+// (modeling_qwen2.py), Qwen3's per-head q/k RMSNorm (modeling_qwen3.py), Mistral's
+// sliding-window attention (modeling_mistral.py).
 //
 //   ids (B, T) int64  ->  logits (B, T, V) float32
 #pragma once
@@ -20,6 +23,7 @@ namespace st::train {
 
 struct LlamaBlock {
   at::Tensor attn_norm, ffn_norm;  // (H,)
+  at::Tensor q_norm, k_norm;       // (head_dim,) Qwen3 only
   LoraLinear q, k, v, o, gate, up, down;
   LoraLinear* Module(const std::string& name);
 };

@@ -15,6 +15,7 @@ void LoraLinear::AttachLora(int64_t rank, double alpha, double dropout_p, at::Ge
 
 at::Tensor LoraLinear::Forward(const at::Tensor& x, bool training) const {
   at::Tensor y = at::matmul(x, weight.t());
+  if (bias.defined()) y = y + bias;
   if (!has_lora()) return y;
   at::Tensor xd = (training && dropout > 0) ? at::dropout(x, dropout, true) : x;
   return y + at::matmul(at::matmul(xd, lora_a.t()), lora_b.t()) * scale;

@@ -20,6 +20,7 @@ namespace st::train {
 
 struct LoraLinear {
   at::Tensor weight;  // (out, in)
+  at::Tensor bias;    // (out,) or undefined
   at::Tensor lora_a;  // (r, in) or undefined
   at::Tensor lora_b;  // (out, r) or undefined
   double scale = 0.0;
