@@ -50,7 +50,7 @@ void AddExport(CLI::App& app, Status* result) {
   cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
   cmd->add_option("--model", o->model, "Base model directory (instead of a recipe)");
   cmd->add_option("--adapter", o->adapter, "PEFT adapter directory to merge (or to convert with --type adapter-*)");
-  cmd->add_option("--type", o->type, "f32 | f16 (GGUF model) | adapter-f32 | adapter-f16 (GGUF LoRA) | hf (merged safetensors dir)");
+  cmd->add_option("--type", o->type, "GGUF model: f32 | f16 | bf16 | q8_0 | q5_1 | q5_0 | q4_1 | q4_0; GGUF LoRA: adapter-f32 | adapter-f16; hf: merged safetensors dir");
   cmd->add_option("-o,--output", o->out, "Output file (directory for --type hf)");
   cmd->callback([o, result] {
     if (!o->recipe.empty()) {
@@ -67,7 +67,7 @@ void AddExport(CLI::App& app, Status* result) {
     }
     exporter::Provenance prov;
     prov.name = fs::path(o->model).filename().string();
-    if (o->type == "f32" || o->type == "f16") {
+    if (o->type.rfind("adapter-", 0) != 0 && o->type != "hf") {
       *result = exporter::ExportModelGguf(o->model, o->adapter, o->type, o->out, prov);
     } else if (o->type == "adapter-f32" || o->type == "adapter-f16") {
       *result = o->adapter.empty() ? InvalidInput("export --type " + o->type + " needs --adapter DIR")
@@ -76,7 +76,7 @@ void AddExport(CLI::App& app, Status* result) {
       *result = o->adapter.empty() ? InvalidInput("export --type hf needs --adapter DIR to merge")
                                    : exporter::WriteMergedHfModel(o->model, o->adapter, o->out);
     } else {
-      *result = InvalidInput("export --type '" + o->type + "': expected f32, f16, adapter-f32, adapter-f16 or hf");
+      *result = InvalidInput("export --type '" + o->type + "': expected a GGUF type, adapter-f32, adapter-f16 or hf");
     }
     if (result->ok()) LogInfo("export: wrote " + o->out);
   });

@@ -16,6 +16,7 @@ void AddTrain(CLI::App& app, Status* result);
 void AddExport(CLI::App& app, Status* result);
 void AddTokenize(CLI::App& app, Status* result);
 void AddRun(CLI::App& app, Status* result);
+void AddInspect(CLI::App& app, Status* result);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
 #endif
   st::cli::AddExport(app, &result);
   st::cli::AddTokenize(app, &result);
+  st::cli::AddInspect(app, &result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

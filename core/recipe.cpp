@@ -212,7 +212,8 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   if (YAML::Node e = root["export"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(e, "export", {"types", "adapter_gguf"}));
     ST_RETURN_IF_ERROR(rd.GetList(e, "export", "types", &r.exp.types));
-    for (const auto& t : r.exp.types) ST_RETURN_IF_ERROR(rd.OneOf(e["types"], "export.types", t, {"f32", "f16"}));
+    for (const auto& t : r.exp.types)
+      ST_RETURN_IF_ERROR(rd.OneOf(e["types"], "export.types", t, {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"}));
     ST_RETURN_IF_ERROR(rd.Get(e, "export", "adapter_gguf", &r.exp.adapter_gguf, "true or false"));
   }
 

@@ -53,7 +53,7 @@ struct TrainSpec {
 };
 
 struct ExportSpec {
-  std::vector<std::string> types = {"f16"};  // f32 | f16
+  std::vector<std::string> types = {"f16"};  // f32 | f16 | bf16 | q8_0 | q5_1 | q5_0 | q4_1 | q4_0
   bool adapter_gguf = true;
 };
 

@@ -1,39 +1,46 @@
 #include "export/gguf_export.h"
 
 #include <cstring>
+#include <functional>
 #include <filesystem>
 #include <memory>
 
-#include "core/half.h"
+#include "core/log.h"
 #include "core/lora_adapter.h"
 #include "core/model_spec.h"
 #include "core/safetensors.h"
 #include "data/tokenize/sp_tokenizer.h"
 #include "export/gguf_writer.h"
 #include "export/merge.h"
+#include "export/quant/quantize.h"
 
 namespace st::exporter {
 namespace fs = std::filesystem;
 
 namespace {
 
-StatusOr<gguf::GgmlType> ParseType(const std::string& type) {
-  if (type == "f32") return gguf::GgmlType::kF32;
-  if (type == "f16") return gguf::GgmlType::kF16;
-  return InvalidInput("export type '" + type + "' is not supported; supported: f32, f16");
+// Adds a tensor of float32 values stored as `t`; the values are made on demand.
+void AddFloatTensor(gguf::Writer* w, const std::string& name, quant::Type t, std::vector<uint64_t> ne,
+                    std::function<StatusOr<std::vector<float>>()> values) {
+  const uint64_t rows = ne.size() > 1 ? ne[1] : 1, cols = ne[0];
+  w->AddTensor(name, static_cast<uint32_t>(t), ne, quant::RowBytes(t, (int64_t)cols) * rows,
+               [t, rows, cols, values](std::vector<uint8_t>* out) -> Status {
+                 ST_ASSIGN_OR_RETURN(std::vector<float> v, values());
+                 quant::QuantizeRows(t, v.data(), (int64_t)rows, (int64_t)cols, out);
+                 return Status::Ok();
+               });
 }
 
-void Encode(const std::vector<float>& v, gguf::GgmlType t, std::vector<uint8_t>* out) {
-  if (t == gguf::GgmlType::kF32) {
-    out->resize(v.size() * 4);
-    std::memcpy(out->data(), v.data(), out->size());
-    return;
+// llama.cpp's rule for what a model file's type means per tensor: 1-D tensors
+// (norms, biases) stay F32; rows that do not fit the block size fall back to F16.
+quant::Type TensorType(const WeightName& w, quant::Type want) {
+  if (w.shape.size() == 1) return quant::Type::kF32;
+  if (!quant::RowFits(want, w.shape.back())) {
+    LogWarn(w.gguf + ": rows of " + std::to_string(w.shape.back()) + " values do not fit " +
+            quant::Info(want).name + " blocks; storing F16");
+    return quant::Type::kF16;
   }
-  out->resize(v.size() * 2);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint16_t h = F32ToF16(v[i]);
-    std::memcpy(out->data() + 2 * i, &h, 2);
-  }
+  return want;
 }
 
 void AddProvenance(gguf::Writer* w, const Provenance& p, const std::string& model_dir) {
@@ -115,7 +122,7 @@ std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n
 
 Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
                        const std::string& out_path, const Provenance& prov) {
-  ST_ASSIGN_OR_RETURN(gguf::GgmlType gt, ParseType(type));
+  ST_ASSIGN_OR_RETURN(quant::Type gt, quant::ParseType(type));
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
   auto base = std::make_shared<TensorStore>();
   ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
@@ -127,32 +134,28 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   gguf::Writer w;
   AddArchitecture(&w, spec);
   w.AddString("general.type", "model");
-  w.AddU32("general.file_type", gt == gguf::GgmlType::kF32 ? 0 : 1);  // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+  w.AddU32("general.file_type", quant::Info(gt).file_type);  // llama_ftype
   w.AddU32("general.alignment", gguf::kAlignment);
   AddProvenance(&w, prov, model_dir);
   ST_RETURN_IF_ERROR(AddSpTokenizer(&w, model_dir, spec));
   if (spec.rope_scaling.type == "llama3") {
     // llama.cpp divides each rotary frequency by rope_freqs[i] (convert_hf_to_gguf.py writes the same).
     std::vector<float> factors = RopeFreqFactors(spec);
-    w.AddTensor("rope_freqs.weight", gguf::GgmlType::kF32, {(uint64_t)factors.size()}, [factors](std::vector<uint8_t>* out) {
-      Encode(factors, gguf::GgmlType::kF32, out);
-      return Status::Ok();
-    });
+    AddFloatTensor(&w, "rope_freqs.weight", quant::Type::kF32, {(uint64_t)factors.size()},
+                   [factors]() -> StatusOr<std::vector<float>> { return factors; });
   }
   for (const auto& wn : ListWeights(spec)) {
     // Fail early, before writing, if a tensor is missing or misshapen.
     const TensorView* t = base->Find(wn.hf);
     if (!t) return InvalidInput(model_dir + ": checkpoint is missing tensor '" + wn.hf + "'");
-    const gguf::GgmlType tt = wn.shape.size() == 1 ? gguf::GgmlType::kF32 : gt;
     std::vector<uint64_t> ne(wn.shape.rbegin(), wn.shape.rend());
     int64_t heads = wn.module == "q_proj" ? spec.num_heads : wn.module == "k_proj" ? spec.num_kv_heads : 0;
     if (!spec.permute_qk_for_gguf) heads = 0;
-    w.AddTensor(wn.gguf, tt, ne, [base, adapter, wn, tt, heads](std::vector<uint8_t>* out) -> Status {
+    AddFloatTensor(&w, wn.gguf, TensorType(wn, gt), ne, [base, adapter, wn, heads]() -> StatusOr<std::vector<float>> {
       std::vector<float> v;
       ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), wn, &v));
       if (heads) v = PermuteRowsForGgmlRope(v, heads, wn.shape[0], wn.shape[1]);
-      Encode(v, tt, out);
-      return Status::Ok();
+      return v;
     });
   }
   return w.Write(out_path);
@@ -160,7 +163,9 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
 
 Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
                          const std::string& out_path, const Provenance& prov) {
-  ST_ASSIGN_OR_RETURN(gguf::GgmlType gt, ParseType(type));
+  ST_ASSIGN_OR_RETURN(quant::Type gt, quant::ParseType(type));
+  if (gt != quant::Type::kF32 && gt != quant::Type::kF16)
+    return InvalidInput("adapter GGUF type '" + type + "' is not supported; supported: f32, f16");
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
   auto adapter = std::make_shared<LoraAdapter>();
   ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
@@ -178,15 +183,12 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
     int64_t heads = wn.module == "q_proj" ? spec.num_heads : wn.module == "k_proj" ? spec.num_kv_heads : 0;
     if (!spec.permute_qk_for_gguf) heads = 0;
     const LoraPair* p = adapter->Find(wn.layer, wn.module);
-    w.AddTensor(wn.gguf + ".lora_a", gt, {(uint64_t)in_dim, (uint64_t)r}, [adapter, p, gt](std::vector<uint8_t>* out) {
-      Encode(p->a, gt, out);
-      return Status::Ok();
-    });
-    w.AddTensor(wn.gguf + ".lora_b", gt, {(uint64_t)r, (uint64_t)out_dim},
-                [adapter, p, gt, heads, out_dim, r](std::vector<uint8_t>* out) {
-                  Encode(heads ? PermuteRowsForGgmlRope(p->b, heads, out_dim, r) : p->b, gt, out);
-                  return Status::Ok();
-                });
+    AddFloatTensor(&w, wn.gguf + ".lora_a", gt, {(uint64_t)in_dim, (uint64_t)r},
+                   [adapter, p]() -> StatusOr<std::vector<float>> { return p->a; });
+    AddFloatTensor(&w, wn.gguf + ".lora_b", gt, {(uint64_t)r, (uint64_t)out_dim},
+                   [adapter, p, heads, out_dim, r]() -> StatusOr<std::vector<float>> {
+                     return heads ? PermuteRowsForGgmlRope(p->b, heads, out_dim, r) : p->b;
+                   });
   }
   return w.Write(out_path);
 }

@@ -23,7 +23,8 @@ struct Provenance {
   std::string data_manifest_sha256;
 };
 
-// `type` is "f32" or "f16". `adapter_dir` may be empty (no merge).
+// `type` is a quant type name (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1).
+// `adapter_dir` may be empty (no merge).
 Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
                        const std::string& out_path, const Provenance& prov);
 

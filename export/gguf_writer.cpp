@@ -23,8 +23,6 @@ uint64_t Pad(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment
 
 }  // namespace
 
-size_t GgmlTypeSize(GgmlType t) { return t == GgmlType::kF32 ? 4 : 2; }
-
 void Writer::Key(const std::string& key, ValueType t) {
   PutStr(&kv_, key);
   Put<uint32_t>(&kv_, static_cast<uint32_t>(t));
@@ -70,10 +68,9 @@ void Writer::AddI32Array(const std::string& key, const std::vector<int32_t>& v) 
   for (int32_t x : v) Put(&kv_, x);
 }
 
-void Writer::AddTensor(const std::string& name, GgmlType type, const std::vector<uint64_t>& ne, Producer produce) {
-  uint64_t n = 1;
-  for (uint64_t d : ne) n *= d;
-  tensors_.push_back({name, type, ne, n * GgmlTypeSize(type), std::move(produce)});
+void Writer::AddTensor(const std::string& name, uint32_t type, const std::vector<uint64_t>& ne, uint64_t nbytes,
+                       Producer produce) {
+  tensors_.push_back({name, type, ne, nbytes, std::move(produce)});
 }
 
 Status Writer::Write(const std::string& path) const {
@@ -88,7 +85,7 @@ Status Writer::Write(const std::string& path) const {
     PutStr(&head, t.name);
     Put<uint32_t>(&head, static_cast<uint32_t>(t.ne.size()));
     for (uint64_t d : t.ne) Put<uint64_t>(&head, d);
-    Put<uint32_t>(&head, static_cast<uint32_t>(t.type));
+    Put<uint32_t>(&head, t.type);
     Put<uint64_t>(&head, offset);
     offset += Pad(t.nbytes);
   }

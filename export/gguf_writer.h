@@ -29,10 +29,6 @@ enum class ValueType : uint32_t {
   kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
 };
 
-// ggml tensor types we write (ggml.h enum ggml_type).
-enum class GgmlType : uint32_t { kF32 = 0, kF16 = 1 };
-size_t GgmlTypeSize(GgmlType t);
-
 inline constexpr uint32_t kAlignment = 32;
 
 class Writer {
@@ -46,16 +42,18 @@ class Writer {
   void AddF32Array(const std::string& key, const std::vector<float>& v);
   void AddI32Array(const std::string& key, const std::vector<int32_t>& v);
 
-  // `produce` fills exactly nbytes(type, ne) bytes when the data section is written.
+  // `ggml_type` is ggml.h's enum value; `produce` fills exactly `nbytes` bytes
+  // when the data section is written.
   using Producer = std::function<Status(std::vector<uint8_t>* out)>;
-  void AddTensor(const std::string& name, GgmlType type, const std::vector<uint64_t>& ne, Producer produce);
+  void AddTensor(const std::string& name, uint32_t ggml_type, const std::vector<uint64_t>& ne, uint64_t nbytes,
+                 Producer produce);
 
   Status Write(const std::string& path) const;
 
  private:
   struct Tensor {
     std::string name;
-    GgmlType type;
+    uint32_t type;
     std::vector<uint64_t> ne;
     uint64_t nbytes;
     Producer produce;

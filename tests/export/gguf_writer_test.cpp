@@ -23,11 +23,11 @@ TEST(GgufWriter, HeaderKeysAndAlignedTensorDataInInfoOrder) {
   Writer w;
   w.AddString("general.architecture", "llama");
   w.AddU32("general.alignment", kAlignment);
-  w.AddTensor("a", GgmlType::kF32, {3}, [](std::vector<uint8_t>* out) {
+  w.AddTensor("a", 0, {3}, 12, [](std::vector<uint8_t>* out) {
     out->assign(12, 0xAA);
     return Status::Ok();
   });
-  w.AddTensor("b", GgmlType::kF16, {2, 2}, [](std::vector<uint8_t>* out) {
+  w.AddTensor("b", 1, {2, 2}, 8, [](std::vector<uint8_t>* out) {
     out->assign(8, 0xBB);
     return Status::Ok();
   });
@@ -49,7 +49,7 @@ TEST(GgufWriter, HeaderKeysAndAlignedTensorDataInInfoOrder) {
 TEST(GgufWriter, ProducerFailureLeavesNoFile) {
   testing::TempDir dir;
   Writer w;
-  w.AddTensor("a", GgmlType::kF32, {1}, [](std::vector<uint8_t>*) { return RuntimeError("boom"); });
+  w.AddTensor("a", 0, {1}, 4, [](std::vector<uint8_t>*) { return RuntimeError("boom"); });
   Status s = w.Write(dir / "x.gguf");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("tensor a: boom"), std::string::npos);

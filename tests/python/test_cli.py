@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import SLICETUNE, SRC, run
 
-SUBCOMMANDS = ["run", "init-model", "data", "train", "export", "tokenize"]
+SUBCOMMANDS = ["run", "init-model", "data", "train", "export", "tokenize", "inspect"]
 
 
 def test_help_lists_exactly_the_working_subcommands():
@@ -127,3 +127,24 @@ data:
     assert r.returncode == 2 and "data.txt:3: not valid UTF-8" in r.stderr
     assert manifest.read_bytes() == before
     assert os.listdir(tmp_path / "out") == ["shards"]  # no temporary folder left behind
+
+
+def test_inspect_describes_each_file_kind(fixture_dir, tmp_path):
+    smoke = os.path.join(fixture_dir, "smoke")
+    g = run([SLICETUNE, "inspect", "--json", os.path.join(smoke, "export", "smoke-tiny-f16.gguf")])
+    assert g.returncode == 0, g.stderr
+    j = json.loads(g.stdout)
+    assert j["metadata"]["general.architecture"] == '"llama"'
+    q = next(t for t in j["tensors"] if t["name"] == "blk.0.attn_q.weight")
+    assert q["type"] == "F16" and q["shape"] == [128, 128] and q["bytes"] == 128 * 128 * 2
+    s = run([SLICETUNE, "inspect", os.path.join(smoke, "adapter", "adapter_model.safetensors")])
+    assert s.returncode == 0 and "lora_A.weight" in s.stdout and "F32" in s.stdout
+    h = run([SLICETUNE, "inspect", "--json", os.path.join(smoke, "shards", "train-00000.h5")])
+    assert h.returncode == 0 and json.loads(h.stdout)["metadata"]["split"] == "train"
+    bad = tmp_path / "cut.gguf"
+    data = open(os.path.join(smoke, "export", "smoke-tiny-f16.gguf"), "rb").read()
+    bad.write_bytes(data[: len(data) // 2])
+    r = run([SLICETUNE, "inspect", str(bad)])
+    assert r.returncode == 2 and "cut.gguf" in r.stderr and "truncated" in r.stderr
+    (tmp_path / "x.txt").write_text("hi")
+    assert run([SLICETUNE, "inspect", str(tmp_path / "x.txt")]).returncode == 2

@@ -1,0 +1,192 @@
+// Reference algorithms: ggml/src/ggml-quants.c (quantize_row_q8_0_ref,
+// quantize_row_q4_0_ref, quantize_row_q4_1_ref, quantize_row_q5_0_ref,
+// quantize_row_q5_1_ref), rewritten here block by block.
+#include "export/quant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "core/half.h"
+#include "export/quant/blocks.h"
+
+namespace st::quant {
+namespace {
+
+constexpr TypeInfo kTypes[] = {
+    {Type::kF32, "f32", 1, 4, 0},        {Type::kF16, "f16", 1, 2, 1},
+    {Type::kBF16, "bf16", 1, 2, 32},     {Type::kQ8_0, "q8_0", kBlock, sizeof(BlockQ8_0), 7},
+    {Type::kQ4_0, "q4_0", kBlock, sizeof(BlockQ4_0), 2}, {Type::kQ4_1, "q4_1", kBlock, sizeof(BlockQ4_1), 3},
+    {Type::kQ5_0, "q5_0", kBlock, sizeof(BlockQ5_0), 8}, {Type::kQ5_1, "q5_1", kBlock, sizeof(BlockQ5_1), 9},
+};
+
+// The value of largest magnitude, keeping its sign (first one on ties).
+float SignedAbsMax(const float* x) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < kBlock; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+
+void MinMax(const float* x, float* mn, float* mx) {
+  *mn = x[0];
+  *mx = x[0];
+  for (int j = 1; j < kBlock; ++j) {
+    *mn = std::min(*mn, x[j]);
+    *mx = std::max(*mx, x[j]);
+  }
+}
+
+void Q8_0(const float* x, BlockQ8_0* b) {
+  float amax = 0.0f;
+  for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / ((1 << 7) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  for (int j = 0; j < kBlock; ++j) b->qs[j] = (int8_t)std::roundf(x[j] * id);
+}
+
+void Q4_0(const float* x, BlockQ4_0* b) {
+  const float d = SignedAbsMax(x) / -8;
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  for (int j = 0; j < kBlock / 2; ++j) {
+    const uint8_t lo = std::min<uint8_t>(15, (uint8_t)(int8_t)(x[j] * id + 8.5f));
+    const uint8_t hi = std::min<uint8_t>(15, (uint8_t)(int8_t)(x[j + kBlock / 2] * id + 8.5f));
+    b->qs[j] = lo | (uint8_t)(hi << 4);
+  }
+}
+
+void Q4_1(const float* x, BlockQ4_1* b) {
+  float mn, mx;
+  MinMax(x, &mn, &mx);
+  const float d = (mx - mn) / ((1 << 4) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  b->m = F32ToF16(mn);
+  for (int j = 0; j < kBlock / 2; ++j) {
+    const uint8_t lo = std::min<uint8_t>(15, (uint8_t)(int8_t)((x[j] - mn) * id + 0.5f));
+    const uint8_t hi = std::min<uint8_t>(15, (uint8_t)(int8_t)((x[j + kBlock / 2] - mn) * id + 0.5f));
+    b->qs[j] = lo | (uint8_t)(hi << 4);
+  }
+}
+
+void Q5_0(const float* x, BlockQ5_0* b) {
+  const float d = SignedAbsMax(x) / -16;
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  uint32_t qh = 0;
+  for (int j = 0; j < kBlock / 2; ++j) {
+    const uint8_t lo = std::min<uint8_t>(31, (uint8_t)(int8_t)(x[j] * id + 16.5f));
+    const uint8_t hi = std::min<uint8_t>(31, (uint8_t)(int8_t)(x[j + kBlock / 2] * id + 16.5f));
+    b->qs[j] = (lo & 0x0f) | (uint8_t)((hi & 0x0f) << 4);
+    qh |= ((uint32_t)(lo & 0x10) >> 4) << j;
+    qh |= ((uint32_t)(hi & 0x10) >> 4) << (j + kBlock / 2);
+  }
+  std::memcpy(b->qh, &qh, 4);
+}
+
+void Q5_1(const float* x, BlockQ5_1* b) {
+  float mn, mx;
+  MinMax(x, &mn, &mx);
+  const float d = (mx - mn) / ((1 << 5) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  b->m = F32ToF16(mn);
+  uint32_t qh = 0;
+  for (int j = 0; j < kBlock / 2; ++j) {
+    const uint8_t lo = (uint8_t)((x[j] - mn) * id + 0.5f);
+    const uint8_t hi = (uint8_t)((x[j + kBlock / 2] - mn) * id + 0.5f);
+    b->qs[j] = (lo & 0x0f) | (uint8_t)((hi & 0x0f) << 4);
+    qh |= ((uint32_t)(lo & 0x10) >> 4) << j;
+    qh |= ((uint32_t)(hi & 0x10) >> 4) << (j + kBlock / 2);
+  }
+  std::memcpy(b->qh, &qh, 4);
+}
+
+template <typename Block, void (*F)(const float*, Block*)>
+void Blocks(const float* x, int64_t n, uint8_t* out) {
+  Block* b = reinterpret_cast<Block*>(out);
+  for (int64_t i = 0; i < n / kBlock; ++i) F(x + i * kBlock, b + i);
+}
+
+void QuantizeRange(Type t, const float* x, int64_t n, uint8_t* out) {
+  switch (t) {
+    case Type::kF32:
+      std::memcpy(out, x, n * 4);
+      break;
+    case Type::kF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h = F32ToF16(x[i]);
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      break;
+    case Type::kBF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h = F32ToBF16(x[i]);
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      break;
+    case Type::kQ8_0: Blocks<BlockQ8_0, Q8_0>(x, n, out); break;
+    case Type::kQ4_0: Blocks<BlockQ4_0, Q4_0>(x, n, out); break;
+    case Type::kQ4_1: Blocks<BlockQ4_1, Q4_1>(x, n, out); break;
+    case Type::kQ5_0: Blocks<BlockQ5_0, Q5_0>(x, n, out); break;
+    case Type::kQ5_1: Blocks<BlockQ5_1, Q5_1>(x, n, out); break;
+  }
+}
+
+}  // namespace
+
+const TypeInfo& Info(Type t) {
+  for (const auto& i : kTypes)
+    if (i.type == t) return i;
+  return kTypes[0];
+}
+
+std::string KnownTypeNames() {
+  std::string s;
+  for (const auto& i : kTypes) s += std::string(s.empty() ? "" : ", ") + i.name;
+  return s;
+}
+
+StatusOr<Type> ParseType(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const auto& i : kTypes)
+    if (lower == i.name) return i.type;
+  return InvalidInput("type '" + name + "' is not supported; supported: " + KnownTypeNames());
+}
+
+uint64_t RowBytes(Type t, int64_t n) {
+  const TypeInfo& i = Info(t);
+  return (uint64_t)(n / i.block_values) * i.block_bytes;
+}
+
+bool RowFits(Type t, int64_t n) { return n % Info(t).block_values == 0; }
+
+void QuantizeRows(Type t, const float* x, int64_t rows, int64_t cols, std::vector<uint8_t>* out, int threads) {
+  const uint64_t row_bytes = RowBytes(t, cols);
+  out->resize(row_bytes * rows);
+  if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
+  threads = (int)std::min<int64_t>(threads, std::max<int64_t>(1, rows * cols / (1 << 16)));
+  auto work = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) QuantizeRange(t, x + r * cols, cols, out->data() + r * row_bytes);
+  };
+  if (threads <= 1) {
+    work(0, rows);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const int64_t per = (rows + threads - 1) / threads;
+  for (int k = 0; k < threads; ++k) {
+    const int64_t r0 = k * per, r1 = std::min(rows, r0 + per);
+    if (r0 < r1) pool.emplace_back(work, r0, r1);
+  }
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace st::quant
