@@ -152,6 +152,14 @@ StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& w
   return s;
 }
 
+std::string TokenizerFile(const std::string& dir) {
+  for (const char* f : {"tokenizer.model", "tokenizer.json"}) {
+    std::string p = (std::filesystem::path(dir) / f).string();
+    if (PathExists(p)) return p;
+  }
+  return "";
+}
+
 StatusOr<ModelSpec> LoadModelSpec(const std::string& dir) {
   std::string path = (std::filesystem::path(dir) / "config.json").string();
   if (!PathExists(dir)) return InvalidInput(dir + ": model directory not found");

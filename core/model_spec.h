@@ -46,6 +46,10 @@ struct ModelSpec {
   std::string torch_dtype = "float32";
 };
 
+// The tokenizer file of a model directory: tokenizer.model (sentencepiece) when
+// present, else tokenizer.json; "" when neither exists.
+std::string TokenizerFile(const std::string& dir);
+
 // Reads <dir>/config.json. Errors name the file and the field.
 StatusOr<ModelSpec> LoadModelSpec(const std::string& dir);
 // Parses config.json text (`where` names the source in errors).

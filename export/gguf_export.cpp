@@ -9,6 +9,7 @@
 #include "core/lora_adapter.h"
 #include "core/model_spec.h"
 #include "core/safetensors.h"
+#include "data/tokenize/bpe_tokenizer.h"
 #include "data/tokenize/sp_tokenizer.h"
 #include "export/gguf_writer.h"
 #include "export/merge.h"
@@ -73,38 +74,49 @@ void AddArchitecture(gguf::Writer* w, const ModelSpec& s) {
   }
 }
 
-// Sentencepiece tokenizer -> tokenizer.ggml.* (llama.cpp's "llama" SPM tokenizer).
-Status AddSpTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSpec& spec) {
-  const std::string path = (fs::path(model_dir) / "tokenizer.model").string();
-  if (!fs::exists(path))
-    return InvalidInput(model_dir + ": no tokenizer.model (sentencepiece); byte-level BPE tokenizers are not supported yet");
-  ST_ASSIGN_OR_RETURN(auto tok, data::SpTokenizer::Load(path));
+// The model's tokenizer -> tokenizer.ggml.*: sentencepiece as llama.cpp's "llama"
+// (SPM) vocabulary with scores, byte-level BPE as "gpt2" with merges and the
+// pre-tokenizer name llama.cpp selects its split regex by (llama-vocab.cpp).
+Status AddTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSpec& spec) {
+  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(model_dir));
   const int n = tok->vocab_size();
-  if (n != spec.vocab_size)
-    return InvalidInput(path + ": tokenizer has " + std::to_string(n) + " pieces but config.json vocab_size is " +
-                        std::to_string(spec.vocab_size) + "; they must agree for GGUF");
-  std::vector<std::string> tokens(n);
-  std::vector<float> scores(n);
-  std::vector<int32_t> types(n);
-  for (int i = 0; i < n; ++i) {
-    tokens[i] = tok->Piece(i);
-    scores[i] = tok->Score(i);
-    types[i] = static_cast<int32_t>(tok->Type(i));
+  if (n > spec.vocab_size)
+    return InvalidInput(tok->path() + ": tokenizer has " + std::to_string(n) + " tokens but config.json vocab_size is " +
+                        std::to_string(spec.vocab_size) + "; the embedding has no rows for the extra ones");
+  // Embeddings padded beyond the tokenizer (Qwen) get unused "[PAD<id>]" tokens, as llama.cpp's converter writes.
+  std::vector<std::string> tokens(spec.vocab_size);
+  std::vector<int32_t> types(spec.vocab_size);
+  for (int i = 0; i < spec.vocab_size; ++i) {
+    tokens[i] = i < n ? tok->Piece(i) : "[PAD" + std::to_string(i) + "]";
+    types[i] = static_cast<int32_t>(i < n ? tok->Type(i) : data::TokenType::kUnused);
   }
-  // Whether the model adds a dummy-prefix space: the first piece of "a" starts with U+2581.
-  std::vector<int> probe = tok->Encode("a");
-  const bool space_prefix = !probe.empty() && tok->Piece(probe[0]).rfind("\xE2\x96\x81", 0) == 0;
-  w->AddString("tokenizer.ggml.model", "llama");
-  w->AddStringArray("tokenizer.ggml.tokens", tokens);
-  w->AddF32Array("tokenizer.ggml.scores", scores);
-  w->AddI32Array("tokenizer.ggml.token_type", types);
+  if (const auto* sp = dynamic_cast<const data::SpTokenizer*>(tok.get())) {
+    std::vector<float> scores(spec.vocab_size, 0.0f);
+    for (int i = 0; i < n; ++i) scores[i] = sp->Score(i);
+    // Whether the model adds a dummy-prefix space: the first piece of "a" starts with U+2581.
+    std::vector<int> probe = sp->Encode("a");
+    const bool space_prefix = !probe.empty() && sp->Piece(probe[0]).rfind("\xE2\x96\x81", 0) == 0;
+    w->AddString("tokenizer.ggml.model", "llama");
+    w->AddStringArray("tokenizer.ggml.tokens", tokens);
+    w->AddF32Array("tokenizer.ggml.scores", scores);
+    w->AddI32Array("tokenizer.ggml.token_type", types);
+    w->AddBool("tokenizer.ggml.add_space_prefix", space_prefix);
+  } else if (const auto* bpe = dynamic_cast<const data::BpeTokenizer*>(tok.get())) {
+    if (bpe->gguf_pre().empty())
+      return InvalidInput(tok->path() + ": its pre-tokenizer regex is not one llama.cpp knows by name (llama-bpe, qwen2, "
+                          "gpt2); llama.cpp would refuse or mis-tokenize the GGUF");
+    w->AddString("tokenizer.ggml.model", "gpt2");
+    w->AddString("tokenizer.ggml.pre", bpe->gguf_pre());
+    w->AddStringArray("tokenizer.ggml.tokens", tokens);
+    w->AddI32Array("tokenizer.ggml.token_type", types);
+    w->AddStringArray("tokenizer.ggml.merges", bpe->merges());
+  }
   if (tok->bos_id() >= 0) w->AddU32("tokenizer.ggml.bos_token_id", (uint32_t)tok->bos_id());
   if (tok->eos_id() >= 0) w->AddU32("tokenizer.ggml.eos_token_id", (uint32_t)tok->eos_id());
   if (tok->unk_id() >= 0) w->AddU32("tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk_id());
   if (tok->pad_id() >= 0) w->AddU32("tokenizer.ggml.padding_token_id", (uint32_t)tok->pad_id());
-  w->AddBool("tokenizer.ggml.add_bos_token", true);
+  w->AddBool("tokenizer.ggml.add_bos_token", tok->add_bos());
   w->AddBool("tokenizer.ggml.add_eos_token", false);
-  w->AddBool("tokenizer.ggml.add_space_prefix", space_prefix);
   return Status::Ok();
 }
 
@@ -137,7 +149,7 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   w.AddU32("general.file_type", quant::Info(gt).file_type);  // llama_ftype
   w.AddU32("general.alignment", gguf::kAlignment);
   AddProvenance(&w, prov, model_dir);
-  ST_RETURN_IF_ERROR(AddSpTokenizer(&w, model_dir, spec));
+  ST_RETURN_IF_ERROR(AddTokenizer(&w, model_dir, spec));
   if (spec.rope_scaling.type == "llama3") {
     // llama.cpp divides each rotary frequency by rope_freqs[i] (convert_hf_to_gguf.py writes the same).
     std::vector<float> factors = RopeFreqFactors(spec);

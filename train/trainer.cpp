@@ -76,8 +76,8 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   ST_ASSIGN_OR_RETURN(Rows train, LoadSplit(manifest, "train"));
   ST_ASSIGN_OR_RETURN(Rows val, LoadSplit(manifest, "val"));
   if (!train.ids.defined()) return InvalidInput(manifest + ": no training sequences");
-  const std::string tok_path = (fs::path(r.base_model) / "tokenizer.model").string();
-  if (PathExists(tok_path)) {
+  const std::string tok_path = TokenizerFile(r.base_model);
+  if (!tok_path.empty()) {
     ST_ASSIGN_OR_RETURN(std::string tok_sha, Sha256File(tok_path));
     if (tok_sha != train.tokenizer_sha256)
       return InvalidInput(manifest + ": shards were built with another tokenizer than " + tok_path +

@@ -13,7 +13,8 @@
 #include "data/shards/manifest.h"
 #include "data/shards/packer.h"
 #include "data/shards/shard_io.h"
-#include "data/tokenize/sp_tokenizer.h"
+#include "core/model_spec.h"
+#include "data/tokenize/tokenizer.h"
 
 namespace st::data {
 namespace fs = std::filesystem;
@@ -37,13 +38,14 @@ bool IsVal(uint64_t seed, uint64_t index, double fraction) {
 }  // namespace
 
 StatusOr<BuildSummary> BuildShards(const Recipe& r) {
-  const std::string model_path = (fs::path(r.base_model) / "tokenizer.model").string();
   if (!PathExists(r.base_model))
     return InvalidInput(r.file + ": base_model '" + r.base_model + "' not found (create one with `slicetune init-model --preset tiny " + r.base_model + "`)");
-  ST_ASSIGN_OR_RETURN(auto tok, SpTokenizer::Load(model_path));
-  const int32_t bos = tok->bos_id(), eos = tok->eos_id();
+  ST_ASSIGN_OR_RETURN(auto tok, LoadTokenizer(r.base_model));
+  const std::string model_path = tok->path();
+  // BOS only where the model puts one (Llama does, Qwen does not); EOS ends every sample.
+  const int32_t bos = tok->add_bos() ? tok->bos_id() : -1, eos = tok->eos_id();
   const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
-  if (bos < 0 || eos < 0) return InvalidInput(model_path + ": tokenizer defines no BOS or EOS token");
+  if (eos < 0) return InvalidInput(model_path + ": tokenizer defines no EOS token (tokenizer_config.json eos_token)");
 
   json inputs = json::array();
   std::vector<TokenizedSample> train, val;
@@ -146,7 +148,9 @@ StatusOr<bool> ShardsUpToDate(const Recipe& r) {
   ST_ASSIGN_OR_RETURN(std::string text, ReadFile(manifest));
   json m = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (m.is_discarded() || m.value("data_sha256", "") != r.data_hash) return false;
-  ST_ASSIGN_OR_RETURN(std::string tok, Sha256File((fs::path(r.base_model) / "tokenizer.model").string()));
+  const std::string tok_file = TokenizerFile(r.base_model);
+  if (tok_file.empty()) return false;
+  ST_ASSIGN_OR_RETURN(std::string tok, Sha256File(tok_file));
   if (m.value("tokenizer_sha256", "") != tok) return false;
   const json inputs = m.value("inputs", json::array());
   if (inputs.size() != r.data.sources.size()) return false;

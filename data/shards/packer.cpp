@@ -7,8 +7,10 @@ namespace st::data {
 TokenizedSample MakeSample(int32_t bos, const std::vector<int>& prompt, const std::vector<int>& response, int32_t eos) {
   TokenizedSample s;
   s.ids.reserve(prompt.size() + response.size() + 2);
-  s.ids.push_back(bos);
-  s.mask.push_back(0);
+  if (bos >= 0) {  // models without a BOS token (Qwen) start with the prompt
+    s.ids.push_back(bos);
+    s.mask.push_back(0);
+  }
   for (int t : prompt) {
     s.ids.push_back(t);
     s.mask.push_back(0);

@@ -24,6 +24,7 @@ struct PackedRows {
   int64_t truncated_samples = 0;
 };
 
+// `bos` < 0: no BOS token.
 TokenizedSample MakeSample(int32_t bos, const std::vector<int>& prompt, const std::vector<int>& response, int32_t eos);
 PackedRows PackSamples(const std::vector<TokenizedSample>& samples, int64_t seq_len, bool pack, int32_t pad_id);
 

@@ -11,7 +11,7 @@ namespace st::data {
 SpTokenizer::SpTokenizer() : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
 SpTokenizer::~SpTokenizer() = default;
 
-StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& model_path) {
+StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& model_path, bool add_bos) {
   ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(model_path));
   std::unique_ptr<SpTokenizer> t(new SpTokenizer());
   auto s = t->sp_->LoadFromSerializedProto(bytes);
@@ -20,6 +20,7 @@ StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& mode
                         "); expected the tokenizer.model shipped with the checkpoint");
   t->sha256_ = Sha256Hex(bytes);
   t->path_ = model_path;
+  t->add_bos_ = add_bos;
   return t;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/tokenize/tokenizer.h"
 
 namespace sentencepiece {
 class SentencePieceProcessor;
@@ -18,31 +19,31 @@ class SentencePieceProcessor;
 
 namespace st::data {
 
-// GGUF / llama.cpp token types (llama.cpp's llama_token_type).
-enum class TokenType : int { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
-
-class SpTokenizer {
+class SpTokenizer : public Tokenizer {
  public:
-  ~SpTokenizer();
-  static StatusOr<std::unique_ptr<SpTokenizer>> Load(const std::string& model_path);
+  ~SpTokenizer() override;
+  // `add_bos` comes from tokenizer_config.json (true when it does not say).
+  static StatusOr<std::unique_ptr<SpTokenizer>> Load(const std::string& model_path, bool add_bos = true);
 
-  std::vector<int> Encode(const std::string& text) const;  // no BOS/EOS
-  std::string Decode(const std::vector<int>& ids) const;
-  int vocab_size() const;
-  int bos_id() const;
-  int eos_id() const;
-  int unk_id() const;
-  int pad_id() const;  // -1 if none
-  std::string Piece(int id) const;
+  std::vector<int> Encode(const std::string& text) const override;  // no BOS/EOS
+  std::string Decode(const std::vector<int>& ids) const override;
+  int vocab_size() const override;
+  int bos_id() const override;
+  int eos_id() const override;
+  int unk_id() const override;
+  int pad_id() const override;
+  bool add_bos() const override { return add_bos_; }
+  std::string Piece(int id) const override;
   float Score(int id) const;
-  TokenType Type(int id) const;
-  const std::string& sha256() const { return sha256_; }
-  const std::string& path() const { return path_; }
+  TokenType Type(int id) const override;
+  const std::string& sha256() const override { return sha256_; }
+  const std::string& path() const override { return path_; }
 
  private:
   SpTokenizer();
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   std::string sha256_, path_;
+  bool add_bos_ = true;
 };
 
 // Trains a BPE model with byte fallback, Llama-style settings (identity

@@ -33,7 +33,7 @@ def run(args, **kw):
 
 
 def our_ids(model_dir, text, bos=True):
-    r = run([SLICETUNE, "tokenize", model_dir] + (["--bos"] if bos else []), input=text + "\n")
+    r = run([SLICETUNE, "tokenize", model_dir] + ([] if bos else ["--no-bos"]), input=text + "\n")
     assert r.returncode == 0, r.stderr
     return [int(t) for t in r.stdout.split()]
 
