@@ -16,7 +16,7 @@ void AddInitModel(CLI::App& app, Status* result) {
   };
   auto opts = std::make_shared<Opts>();
   cmd->add_option("OUT", opts->out, "Output directory (must not exist or be empty)")->required();
-  cmd->add_option("--preset", opts->o.preset, "Model size preset (tiny)")->capture_default_str();
+  cmd->add_option("--preset", opts->o.preset, "Model size preset: tiny (CI, tests) or 1b (benchmarks)")->capture_default_str();
   cmd->add_option("--corpus", opts->o.corpus, "Text file(s) to train the sentencepiece tokenizer on (default: the shipped sample corpus)");
   cmd->add_option("--vocab-size", opts->o.vocab_size, "Target tokenizer vocabulary size")->capture_default_str();
   cmd->add_option("--seed", opts->o.seed, "Random seed")->capture_default_str();

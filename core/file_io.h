@@ -58,6 +58,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Tells the kernel the pages fully inside [p, p + n) are not needed any more, so
+  // they leave the resident set (they are re-read from the file if touched again).
+  void DontNeed(const uint8_t* p, size_t n) const;
 
  private:
   std::string path_;

@@ -188,7 +188,10 @@ StatusOr<TensorStore> TensorStore::OpenDir(const std::string& dir, const std::st
   for (const auto& f : files) {
     ST_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(f));
     s.files_.push_back(std::shared_ptr<SafetensorsFile>(std::move(file)));
-    for (const auto& [name, view] : s.files_.back()->tensors()) s.index_[name] = &view;
+    for (const auto& [name, view] : s.files_.back()->tensors()) {
+      s.index_[name] = &view;
+      s.owner_[name] = s.files_.back().get();
+    }
   }
   return s;
 }
@@ -209,7 +212,9 @@ Status TensorStore::LoadF32(const std::string& name, const std::vector<int64_t>&
   if (!t) return InvalidInput("checkpoint is missing tensor '" + name + "' (is config.json for the same model?)");
   if (t->shape != shape)
     return InvalidInput("tensor '" + name + "': expected shape " + ShapeStr(shape) + " from config.json, found " + ShapeStr(t->shape));
-  return t->ToF32(out);
+  ST_RETURN_IF_ERROR(t->ToF32(out));
+  owner_.at(name)->Release(*t);
+  return Status::Ok();
 }
 
 TensorToWrite MakeF32Tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v) {

@@ -44,6 +44,8 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const TensorView* Find(const std::string& name) const;
   const std::string& path() const { return map_.path(); }
+  // Drops a tensor's pages from memory after it has been copied out.
+  void Release(const TensorView& t) const { map_.DontNeed(t.data, t.nbytes); }
 
  private:
   MappedFile map_;
@@ -58,12 +60,15 @@ class TensorStore {
   static StatusOr<TensorStore> OpenDir(const std::string& dir, const std::string& basename = "model");
   const TensorView* Find(const std::string& name) const;
   std::vector<std::string> Names() const;
-  // Finds `name` and copies it to f32, checking the expected shape; errors name the file.
+  // Finds `name` and copies it to f32, checking the expected shape; errors name the
+  // file. The tensor's mapped pages are released afterwards, so loading a model
+  // tensor by tensor keeps the resident set near the converted model's size.
   Status LoadF32(const std::string& name, const std::vector<int64_t>& shape, std::vector<float>* out) const;
 
  private:
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView*> index_;
+  std::map<std::string, const SafetensorsFile*> owner_;
 };
 
 // A tensor to write: bytes already in `dtype`'s little-endian layout.

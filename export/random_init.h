@@ -20,9 +20,6 @@ struct InitModelOptions {
   std::string dtype = "f32";        // f32 | f16 | bf16: how weights are stored
 };
 
-// Names of the presets `init-model` knows.
-std::vector<std::string> InitModelPresets();
-
 // Writes the directory; on failure nothing is left at `out_dir` (built in a
 // temporary sibling and renamed).
 Status InitModel(const std::string& out_dir, const InitModelOptions& opts);
