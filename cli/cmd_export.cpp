@@ -43,6 +43,7 @@ void AddExport(CLI::App& app, Status* result) {
                                  "Merge and write GGUF / adapter GGUF / merged HF, from a recipe's run or from --model [--adapter]");
   struct Opts {
     std::string recipe, model, adapter, type, out;
+    uint64_t max_shard_mb = 5000;
     std::vector<std::string> sets;
   };
   auto o = std::make_shared<Opts>();
@@ -52,6 +53,8 @@ void AddExport(CLI::App& app, Status* result) {
   cmd->add_option("--adapter", o->adapter, "PEFT adapter directory to merge (or to convert with --type adapter-*)");
   cmd->add_option("--type", o->type, "GGUF model: f32 | f16 | bf16 | q8_0 | q5_1 | q5_0 | q4_1 | q4_0; GGUF LoRA: adapter-f32 | adapter-f16; hf: merged safetensors dir");
   cmd->add_option("-o,--output", o->out, "Output file (directory for --type hf)");
+  cmd->add_option("--max-shard-mb", o->max_shard_mb, "--type hf: largest safetensors shard, in MB (1 MB = 10^6 bytes)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([o, result] {
     if (!o->recipe.empty()) {
       if (!o->model.empty()) {
@@ -74,7 +77,7 @@ void AddExport(CLI::App& app, Status* result) {
                                    : exporter::ExportAdapterGguf(o->model, o->adapter, o->type.substr(8), o->out, prov);
     } else if (o->type == "hf") {
       *result = o->adapter.empty() ? InvalidInput("export --type hf needs --adapter DIR to merge")
-                                   : exporter::WriteMergedHfModel(o->model, o->adapter, o->out);
+                                   : exporter::WriteMergedHfModel(o->model, o->adapter, o->out, o->max_shard_mb * 1000000ull);
     } else {
       *result = InvalidInput("export --type '" + o->type + "': expected a GGUF type, adapter-f32, adapter-f16 or hf");
     }

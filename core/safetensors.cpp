@@ -227,19 +227,20 @@ TensorToWrite MakeF32Tensor(const std::string& name, std::vector<int64_t> shape,
   return t;
 }
 
-Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                        const std::map<std::string, std::string>& metadata) {
+uint64_t TensorSource::nbytes() const {
+  uint64_t n = DTypeSize(dtype);
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+Status WriteSafetensorsStreaming(const std::string& path, const std::vector<TensorSource>& tensors,
+                                 const std::map<std::string, std::string>& metadata) {
   json h = json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t off = 0;
   for (const auto& t : tensors) {
-    uint64_t numel = 1;
-    for (int64_t d : t.shape) numel *= static_cast<uint64_t>(d);
-    if (numel * DTypeSize(t.dtype) != t.bytes.size())
-      return RuntimeError("WriteSafetensors: tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) +
-                          " bytes, shape needs " + std::to_string(numel * DTypeSize(t.dtype)));
-    h[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
-    off += t.bytes.size();
+    h[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes()}}};
+    off += t.nbytes();
   }
   std::string header = h.dump();
   while (header.size() % 8) header.push_back(' ');
@@ -248,8 +249,27 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
   ST_RETURN_IF_ERROR(f.Open(path));
   ST_RETURN_IF_ERROR(f.Write(&n, 8));
   ST_RETURN_IF_ERROR(f.Write(header.data(), header.size()));
-  for (const auto& t : tensors) ST_RETURN_IF_ERROR(f.Write(t.bytes.data(), t.bytes.size()));
+  std::vector<uint8_t> buf;
+  for (const auto& t : tensors) {
+    buf.clear();
+    ST_RETURN_IF_ERROR(t.produce(&buf).With("tensor '" + t.name + "'"));
+    if (buf.size() != t.nbytes())
+      return RuntimeError("safetensors writer: tensor '" + t.name + "' produced " + std::to_string(buf.size()) +
+                          " bytes, its shape needs " + std::to_string(t.nbytes()));
+    ST_RETURN_IF_ERROR(f.Write(buf.data(), buf.size()));
+  }
   return f.Commit();
+}
+
+Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSource> sources;
+  for (const auto& t : tensors)
+    sources.push_back({t.name, t.dtype, t.shape, [&t](std::vector<uint8_t>* out) {
+                         *out = t.bytes;
+                         return Status::Ok();
+                       }});
+  return WriteSafetensorsStreaming(path, sources, metadata);
 }
 
 }  // namespace st

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,5 +85,17 @@ TensorToWrite MakeF32Tensor(const std::string& name, std::vector<int64_t> shape,
 // Writes tensors (in the given order) atomically.
 Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                         const std::map<std::string, std::string>& metadata = {});
+
+// A tensor whose bytes are produced while the file is written, so a writer holds
+// one tensor at a time, never the whole model.
+struct TensorSource {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  std::function<Status(std::vector<uint8_t>* out)> produce;
+  uint64_t nbytes() const;
+};
+Status WriteSafetensorsStreaming(const std::string& path, const std::vector<TensorSource>& tensors,
+                                 const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace st

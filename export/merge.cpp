@@ -1,8 +1,14 @@
 #include "export/merge.h"
 
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/half.h"
 #include "kernels/axpy.h"
 
 namespace st::exporter {
@@ -31,28 +37,90 @@ Status LoadMergedWeight(const TensorStore& base, const LoraAdapter* adapter, con
   return Status::Ok();
 }
 
-Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapter_dir, const std::string& out_dir) {
+namespace {
+
+// f32 values -> bytes of `dtype` (F32, F16 or BF16).
+void EncodeAs(DType dtype, const std::vector<float>& v, std::vector<uint8_t>* out) {
+  out->resize(v.size() * DTypeSize(dtype));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dtype == DType::kF32) {
+      std::memcpy(out->data() + 4 * i, &v[i], 4);
+    } else {
+      const uint16_t h = dtype == DType::kF16 ? F32ToF16(v[i]) : F32ToBF16(v[i]);
+      std::memcpy(out->data() + 2 * i, &h, 2);
+    }
+  }
+}
+
+}  // namespace
+
+Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapter_dir, const std::string& out_dir,
+                          uint64_t max_shard_bytes) {
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
-  ST_ASSIGN_OR_RETURN(TensorStore base, TensorStore::OpenDir(model_dir));
-  ST_ASSIGN_OR_RETURN(LoraAdapter adapter, LoadLoraAdapter(adapter_dir, spec));
-  std::vector<TensorToWrite> ts;
+  auto base = std::make_shared<TensorStore>();
+  ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
+  auto adapter = std::make_shared<LoraAdapter>();
+  ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
+  if (PathExists(out_dir) && !fs::is_empty(out_dir))
+    return InvalidInput(out_dir + ": already exists and is not empty; choose another folder or remove it");
+
+  // Shards in weight order, each up to max_shard_bytes (a larger tensor gets one of its own).
+  std::vector<std::vector<TensorSource>> shards(1);
+  uint64_t in_shard = 0, total = 0;
   for (const auto& w : ListWeights(spec)) {
-    std::vector<float> v;
-    ST_RETURN_IF_ERROR(LoadMergedWeight(base, &adapter, w, &v));
-    ts.push_back(MakeF32Tensor(w.hf, w.shape, v));
+    const TensorView* t = base->Find(w.hf);
+    if (!t) return InvalidInput(model_dir + ": checkpoint is missing tensor '" + w.hf + "'");
+    const DType dtype = (t->dtype == DType::kF16 || t->dtype == DType::kBF16) ? t->dtype : DType::kF32;
+    TensorSource src{w.hf, dtype, w.shape, [base, adapter, w, dtype](std::vector<uint8_t>* out) -> Status {
+                       std::vector<float> v;
+                       ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), w, &v));
+                       EncodeAs(dtype, v, out);
+                       return Status::Ok();
+                     }};
+    if (in_shard > 0 && in_shard + src.nbytes() > max_shard_bytes) {
+      shards.emplace_back();
+      in_shard = 0;
+    }
+    in_shard += src.nbytes();
+    total += src.nbytes();
+    shards.back().push_back(std::move(src));
   }
-  ST_RETURN_IF_ERROR(MakeDirs(out_dir));
-  ST_RETURN_IF_ERROR(WriteSafetensors((fs::path(out_dir) / "model.safetensors").string(), ts, {{"format", "pt"}}));
-  spec.torch_dtype = "float32";
-  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(out_dir) / "config.json").string(), ModelSpecToConfigJson(spec)));
-  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "generation_config.json"}) {
-    fs::path src = fs::path(model_dir) / f;
-    if (!PathExists(src.string())) continue;
-    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src.string()));
-    ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(out_dir) / f).string(), bytes));
+
+  const std::string tmp = out_dir + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  ST_RETURN_IF_ERROR(MakeDirs(tmp));
+  Status st = [&]() -> Status {
+    nlohmann::json weight_map = nlohmann::json::object();
+    for (size_t k = 0; k < shards.size(); ++k) {
+      char name[64];
+      if (shards.size() == 1) std::snprintf(name, sizeof name, "model.safetensors");
+      else std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+      ST_RETURN_IF_ERROR(WriteSafetensorsStreaming((fs::path(tmp) / name).string(), shards[k], {{"format", "pt"}}));
+      for (const auto& t : shards[k]) weight_map[t.name] = name;
+    }
+    if (shards.size() > 1) {
+      nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+      ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / "model.safetensors.index.json").string(), index.dump(2) + "\n"));
+    }
+    ModelSpec out_spec = spec;
+    ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / "config.json").string(), ModelSpecToConfigJson(out_spec)));
+    for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "generation_config.json"}) {
+      fs::path src = fs::path(model_dir) / f;
+      if (!PathExists(src.string())) continue;
+      ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src.string()));
+      ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / f).string(), bytes));
+    }
+    return Status::Ok();
+  }();
+  if (st.ok()) {
+    if (PathExists(out_dir)) fs::remove(out_dir, ec);  // an empty folder
+    fs::rename(tmp, out_dir, ec);
+    if (ec) st = RuntimeError(out_dir + ": cannot move the merged model into place (" + ec.message() + ")");
   }
-  return Status::Ok();
+  if (!st.ok()) fs::remove_all(tmp, ec);
+  return st;
 }
 
 }  // namespace st::exporter

@@ -20,8 +20,12 @@ Status LoadMergedWeight(const TensorStore& base, const LoraAdapter* adapter, con
 // Adds scale * B @ A to W in place.
 void AddLoraDelta(const LoraPair& lora, int64_t out_dim, int64_t in_dim, int64_t rank, float scale, float* w);
 
-// Writes a merged Hugging Face directory (config.json, model.safetensors in f32,
-// tokenizer files copied) to `out_dir`.
-Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapter_dir, const std::string& out_dir);
+// Writes a merged Hugging Face directory to `out_dir`: config.json, the weights
+// in the base checkpoint's dtype (the merge itself runs in f32) as safetensors,
+// sharded with model.safetensors.index.json when they exceed `max_shard_bytes`,
+// and the tokenizer files. Tensors stream one at a time; the directory appears
+// only when complete.
+Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapter_dir, const std::string& out_dir,
+                          uint64_t max_shard_bytes = 5000000000ull);
 
 }  // namespace st::exporter

@@ -55,3 +55,24 @@ def test_merged_hf_export_matches_peft(fixture_dir):
     ref = hf_logits(peft.PeftModel.from_pretrained(load_hf(base), os.path.join(fixture_dir, "smoke", "adapter")), ids)
     merged = hf_logits(load_hf(os.path.join(fixture_dir, "merged-hf")), ids)
     assert max_rel_err(merged, ref) <= 1e-4
+
+
+def test_sharded_bf16_merge_loads_in_transformers(fixture_dir, tmp_path):
+    peft = pytest.importorskip("peft")
+    import json
+    from conftest import SLICETUNE, run
+    base = os.path.join(fixture_dir, "tiny-base-bf16")
+    adapter = os.path.join(fixture_dir, "smoke", "adapter")
+    out = tmp_path / "merged"
+    r = run([SLICETUNE, "export", "--model", base, "--adapter", adapter, "--type", "hf", "--max-shard-mb", "1", "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    index = json.load(open(out / "model.safetensors.index.json"))
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) > 1 and all((out / s).exists() for s in shards)
+    # The base's dtype is kept (the merge runs in f32, then rounds back).
+    header = json.loads(open(out / shards[0], "rb").read()[8:8 + int.from_bytes(open(out / shards[0], "rb").read(8), "little")])
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"BF16"}
+    ids = our_ids(base, TEXTS[0])
+    merged = hf_logits(load_hf(str(out)), ids)
+    ref = hf_logits(peft.PeftModel.from_pretrained(load_hf(base), adapter).eval(), ids)
+    assert max_rel_err(merged, ref) <= 2e-2  # merged weights rounded back to bf16
