@@ -98,6 +98,31 @@ Status AtomicFile::Commit() {
   return Status::Ok();
 }
 
+AtomicDir::~AtomicDir() {
+  std::error_code ec;
+  if (!tmp_.empty()) fs::remove_all(tmp_, ec);
+}
+
+Status AtomicDir::Open(const std::string& path) {
+  path_ = path;
+  tmp_ = path + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+  return MakeDirs(tmp_);
+}
+
+std::string AtomicDir::operator/(const std::string& name) const { return (fs::path(tmp_) / name).string(); }
+
+Status AtomicDir::Commit() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+  if (ec) return RuntimeError(path_ + ": cannot replace the old contents (" + ec.message() + ")");
+  fs::rename(tmp_, path_, ec);
+  if (ec) return RuntimeError(path_ + ": cannot move the new contents into place (" + ec.message() + ")");
+  tmp_.clear();
+  return Status::Ok();
+}
+
 MappedFile::~MappedFile() {
   if (data_ && size_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -44,6 +44,25 @@ class AtomicFile {
   uint64_t written_ = 0;
 };
 
+// A directory built under a temporary sibling name ("<path>.tmp-<pid>") and put
+// in place by Commit(), replacing what was at `path`; destroyed uncommitted, it
+// removes its temporary. Readers never see a half-built model or shard set.
+class AtomicDir {
+ public:
+  AtomicDir() = default;
+  ~AtomicDir();
+  AtomicDir(const AtomicDir&) = delete;
+  AtomicDir& operator=(const AtomicDir&) = delete;
+
+  Status Open(const std::string& path);
+  const std::string& temp_path() const { return tmp_; }
+  std::string operator/(const std::string& name) const;  // a path inside the temporary
+  Status Commit();
+
+ private:
+  std::string path_, tmp_;
+};
+
 // Read-only memory map of a whole file.
 class MappedFile {
  public:

@@ -1,7 +1,5 @@
 #include "export/merge.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -86,41 +84,29 @@ Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapt
     shards.back().push_back(std::move(src));
   }
 
-  const std::string tmp = out_dir + ".tmp-" + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  ST_RETURN_IF_ERROR(MakeDirs(tmp));
-  Status st = [&]() -> Status {
-    nlohmann::json weight_map = nlohmann::json::object();
-    for (size_t k = 0; k < shards.size(); ++k) {
-      char name[64];
-      if (shards.size() == 1) std::snprintf(name, sizeof name, "model.safetensors");
-      else std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
-      ST_RETURN_IF_ERROR(WriteSafetensorsStreaming((fs::path(tmp) / name).string(), shards[k], {{"format", "pt"}}));
-      for (const auto& t : shards[k]) weight_map[t.name] = name;
-    }
-    if (shards.size() > 1) {
-      nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-      ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / "model.safetensors.index.json").string(), index.dump(2) + "\n"));
-    }
-    ModelSpec out_spec = spec;
-    ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / "config.json").string(), ModelSpecToConfigJson(out_spec)));
-    for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                          "generation_config.json"}) {
-      fs::path src = fs::path(model_dir) / f;
-      if (!PathExists(src.string())) continue;
-      ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src.string()));
-      ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(tmp) / f).string(), bytes));
-    }
-    return Status::Ok();
-  }();
-  if (st.ok()) {
-    if (PathExists(out_dir)) fs::remove(out_dir, ec);  // an empty folder
-    fs::rename(tmp, out_dir, ec);
-    if (ec) st = RuntimeError(out_dir + ": cannot move the merged model into place (" + ec.message() + ")");
+  AtomicDir dir;
+  ST_RETURN_IF_ERROR(dir.Open(out_dir));
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (size_t k = 0; k < shards.size(); ++k) {
+    char name[64];
+    if (shards.size() == 1) std::snprintf(name, sizeof name, "model.safetensors");
+    else std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+    ST_RETURN_IF_ERROR(WriteSafetensorsStreaming(dir / name, shards[k], {{"format", "pt"}}));
+    for (const auto& t : shards[k]) weight_map[t.name] = name;
   }
-  if (!st.ok()) fs::remove_all(tmp, ec);
-  return st;
+  if (shards.size() > 1) {
+    nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "model.safetensors.index.json", index.dump(2) + "\n"));
+  }
+  ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "config.json", ModelSpecToConfigJson(spec)));
+  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "generation_config.json"}) {
+    const std::string src = (fs::path(model_dir) / f).string();
+    if (!PathExists(src)) continue;
+    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src));
+    ST_RETURN_IF_ERROR(WriteFileAtomic(dir / f, bytes));
+  }
+  return dir.Commit();
 }
 
 }  // namespace st::exporter

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unistd.h>
 
 #include "core/file_io.h"
 #include "core/half.h"
@@ -58,20 +57,13 @@ Status InitModel(const std::string& out_dir, const InitModelOptions& o) {
   if (PathExists(out_dir) && !fs::is_empty(out_dir))
     return InvalidInput(out_dir + ": already exists and is not empty; choose another folder or remove it");
 
-  const std::string tmp = out_dir + ".tmp-" + std::to_string(::getpid());
+  AtomicDir dir;
+  ST_RETURN_IF_ERROR(dir.Open(out_dir));
+  ST_RETURN_IF_ERROR(data::TrainSpModel(o.corpus, dir / "tokenizer", o.vocab_size, o.seed));
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  ST_RETURN_IF_ERROR(MakeDirs(tmp));
-  auto fail = [&](Status st) {
-    fs::remove_all(tmp, ec);
-    return st;
-  };
-
-  Status st = data::TrainSpModel(o.corpus, (fs::path(tmp) / "tokenizer").string(), o.vocab_size, o.seed);
-  if (!st.ok()) return fail(st);
-  fs::remove(fs::path(tmp) / "tokenizer.vocab", ec);  // the .model holds everything
-  auto tok = data::SpTokenizer::Load((fs::path(tmp) / "tokenizer.model").string());
-  if (!tok.ok()) return fail(tok.status());
+  fs::remove(dir / "tokenizer.vocab", ec);  // the .model holds everything
+  auto tok = data::SpTokenizer::Load(dir / "tokenizer.model");
+  if (!tok.ok()) return tok.status();
   s.vocab_size = (*tok)->vocab_size();
   s.bos_token_id = (*tok)->bos_id();
   s.eos_token_id = (*tok)->eos_id();
@@ -97,21 +89,15 @@ Status InitModel(const std::string& out_dir, const InitModelOptions& o) {
     }
     ts.push_back(std::move(t));
   }
-  st = WriteSafetensors((fs::path(tmp) / "model.safetensors").string(), ts, {{"format", "pt"}});
-  if (!st.ok()) return fail(st);
-  st = WriteFileAtomic((fs::path(tmp) / "config.json").string(), ModelSpecToConfigJson(s));
-  if (!st.ok()) return fail(st);
+  ST_RETURN_IF_ERROR(WriteSafetensors(dir / "model.safetensors", ts, {{"format", "pt"}}));
+  ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "config.json", ModelSpecToConfigJson(s)));
   nlohmann::json tc = {{"tokenizer_class", "LlamaTokenizer"}, {"add_bos_token", true}, {"add_eos_token", false},
                        {"bos_token", (*tok)->Piece(s.bos_token_id)}, {"eos_token", (*tok)->Piece(s.eos_token_id)},
                        {"unk_token", (*tok)->Piece((*tok)->unk_id())}, {"pad_token", nullptr},
                        {"model_max_length", s.max_position_embeddings}, {"legacy", false},
                        {"clean_up_tokenization_spaces", false}};
-  st = WriteFileAtomic((fs::path(tmp) / "tokenizer_config.json").string(), tc.dump(2) + "\n");
-  if (!st.ok()) return fail(st);
-  if (PathExists(out_dir)) fs::remove(out_dir, ec);  // an empty folder
-  fs::rename(tmp, out_dir, ec);
-  if (ec) return fail(RuntimeError(out_dir + ": cannot move the new model into place (" + ec.message() + ")"));
-  return Status::Ok();
+  ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "tokenizer_config.json", tc.dump(2) + "\n"));
+  return dir.Commit();
 }
 
 }  // namespace st::exporter

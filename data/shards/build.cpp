@@ -1,7 +1,5 @@
 #include "data/shards/build.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -77,17 +75,9 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   // The whole shard set is written into a temporary sibling folder and swapped in
   // at the end, so a failed build never leaves a mix of old and new shards.
   const std::string final_dir = ShardsDir(r);
-  const std::string dir = final_dir + ".tmp-" + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  ST_RETURN_IF_ERROR(MakeDirs(dir));
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code e;
-      if (!path.empty()) fs::remove_all(path, e);
-    }
-  } cleanup{dir};
+  AtomicDir atomic_dir;
+  ST_RETURN_IF_ERROR(atomic_dir.Open(final_dir));
+  const std::string dir = atomic_dir.temp_path();
   json shards = json::array();
   int64_t truncated = 0, padded = 0;
   for (const auto& [split, samples] : {std::pair<std::string, std::vector<TokenizedSample>*>{"train", &train},
@@ -133,11 +123,7 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
                  {"truncated_samples", truncated}, {"sample_length_histogram", h}};
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.json").string(), report.dump(2) + "\n"));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "manifest.json").string(), manifest.dump(2) + "\n"));
-  fs::remove_all(final_dir, ec);
-  if (ec) return RuntimeError(final_dir + ": cannot replace the old shards (" + ec.message() + ")");
-  fs::rename(dir, final_dir, ec);
-  if (ec) return RuntimeError(final_dir + ": cannot move the new shards into place (" + ec.message() + ")");
-  cleanup.path.clear();
+  ST_RETURN_IF_ERROR(atomic_dir.Commit());
   sum.manifest_path = (fs::path(final_dir) / "manifest.json").string();
   return sum;
 }
