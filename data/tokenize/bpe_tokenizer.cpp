@@ -177,6 +177,7 @@ StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(const std::string& pa
     t->added_.emplace_back(content, id);
   }
   std::sort(t->added_.begin(), t->added_.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (size_t k = 0; k < t->added_.size(); ++k) t->added_by_byte_[(unsigned char)t->added_[k].first[0]].push_back((int)k);
   for (int id = 0; id <= max_id; ++id)
     if (t->pieces_[id].empty()) t->pieces_[id] = "[PAD" + std::to_string(id) + "]";  // holes, as llama.cpp's converter fills them
   if (model.contains("merges")) {
@@ -218,6 +219,17 @@ std::string BpeTokenizer::Piece(int id) const { return id >= 0 && id < (int)piec
 TokenType BpeTokenizer::Type(int id) const { return id >= 0 && id < (int)types_.size() ? types_[id] : TokenType::kUnused; }
 
 void BpeTokenizer::EncodeWord(const std::string& word, std::vector<int>* out) const {
+  if (auto it = cache_.find(word); it != cache_.end()) {
+    out->insert(out->end(), it->second.begin(), it->second.end());
+    return;
+  }
+  const size_t before = out->size();
+  EncodeWordUncached(word, out);
+  if (cache_.size() >= kCacheMax) cache_.clear();
+  cache_.emplace(word, std::vector<int>(out->begin() + before, out->end()));
+}
+
+void BpeTokenizer::EncodeWordUncached(const std::string& word, std::vector<int>* out) const {
   // Symbols: the mapped character of each byte.
   std::string mapped;
   std::vector<std::string> sym;
@@ -299,7 +311,8 @@ std::vector<int> BpeTokenizer::Encode(const std::string& text) const {
   while (i < text.size()) {
     int hit = -1;
     size_t hit_len = 0;
-    for (const auto& [content, id] : added_) {  // longest first
+    for (int k : added_by_byte_[(unsigned char)text[i]]) {  // longest first
+      const auto& [content, id] = added_[k];
       if (content.size() <= text.size() - i && text.compare(i, content.size(), content) == 0) {
         hit = id;
         hit_len = content.size();

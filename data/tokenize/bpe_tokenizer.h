@@ -52,6 +52,7 @@ class BpeTokenizer : public Tokenizer {
   BpeTokenizer();
   void EncodeChunk(const std::string& text, std::vector<int>* out) const;
   void EncodeWord(const std::string& word, std::vector<int>* out) const;
+  void EncodeWordUncached(const std::string& word, std::vector<int>* out) const;
 
   struct Regex;
   std::unique_ptr<Regex> regex_;
@@ -62,6 +63,11 @@ class BpeTokenizer : public Tokenizer {
   std::vector<std::string> pieces_;  // id -> token text (vocab or added)
   std::vector<TokenType> types_;
   std::vector<std::pair<std::string, int>> added_;  // content -> id, longest first
+  std::vector<int> added_by_byte_[256];             // indices into added_ by first byte, longest first
+  // Word -> ids, as the tokenizers library caches them (not thread-safe; one
+  // tokenizer per thread). Cleared when it grows past kCacheMax entries.
+  static constexpr size_t kCacheMax = 1 << 18;
+  mutable std::unordered_map<std::string, std::vector<int>> cache_;
   std::string byte_to_char_[256];
   std::unordered_map<std::string, uint8_t> char_to_byte_;
   int bos_ = -1, eos_ = -1, pad_ = -1, unk_ = -1;
