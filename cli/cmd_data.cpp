@@ -2,6 +2,9 @@
 #include "core/log.h"
 #include "core/recipe.h"
 #include "data/shards/build.h"
+#include "data/shards/inspect.h"
+
+#include <cstdio>
 
 namespace st::cli {
 
@@ -22,7 +25,7 @@ Status EnsureShards(const std::string& recipe, const std::vector<std::string>& o
 }
 
 void AddData(CLI::App& app, Status* result) {
-  auto* data = app.add_subcommand("data", "Corpus stages: build shards from a recipe's sources");
+  auto* data = app.add_subcommand("data", "Corpus stages: build shards from a recipe's sources, inspect them");
   data->require_subcommand(1);
   auto* build = data->add_subcommand("build", "Read the recipe's sources, tokenize, pack and write HDF5 shards + manifest");
   struct Opts {
@@ -33,6 +36,23 @@ void AddData(CLI::App& app, Status* result) {
   build->add_option("RECIPE", o->recipe, "Recipe YAML file")->required();
   build->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
   build->callback([o, result] { *result = EnsureShards(o->recipe, o->sets, /*force=*/true); });
+
+  auto* inspect = data->add_subcommand(
+      "inspect", "Describe a shard set: inputs, shards, length histogram, decoded samples with trained tokens marked");
+  struct InspectOpts {
+    std::string path;
+    data::InspectOptions o;
+  };
+  auto io = std::make_shared<InspectOpts>();
+  inspect->add_option("SHARDS", io->path, "Shards folder (or its manifest.json)")->required();
+  inspect->add_option("--model", io->o.model_dir, "Model directory whose tokenizer decodes (default: the manifest's)");
+  inspect->add_option("--samples", io->o.samples, "How many rows to decode")->capture_default_str();
+  inspect->add_option("--split", io->o.split, "train or val")->capture_default_str()->check(CLI::IsMember({"train", "val"}));
+  inspect->callback([io, result] {
+    auto text = data::DescribeShards(io->path, io->o);
+    if (text.ok()) std::fputs(text->c_str(), stdout);
+    *result = text.status();
+  });
 }
 
 }  // namespace st::cli

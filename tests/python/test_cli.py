@@ -148,3 +148,18 @@ def test_inspect_describes_each_file_kind(fixture_dir, tmp_path):
     assert r.returncode == 2 and "cut.gguf" in r.stderr and "truncated" in r.stderr
     (tmp_path / "x.txt").write_text("hi")
     assert run([SLICETUNE, "inspect", str(tmp_path / "x.txt")]).returncode == 2
+
+
+def test_data_inspect_shows_counts_and_marks_trained_tokens(fixture_dir):
+    shards = os.path.join(fixture_dir, "smoke", "shards")
+    r = run([SLICETUNE, "data", "inspect", shards, "--samples", "2"])
+    assert r.returncode == 0, r.stderr
+    assert "train-00000.h5  train" in r.stdout and "sample lengths" in r.stdout
+    assert r.stdout.count("--- train-00000.h5 row") == 2
+    assert "\u27e6" in r.stdout and "\u27e7" in r.stdout
+    # Instruction pairs: the prompt stays outside the marks, the expansion inside.
+    val = run([SLICETUNE, "data", "inspect", shards, "--split", "val", "--samples", "50"])
+    assert val.returncode == 0
+    assert any("展开缩写" in line.split("\u27e6")[0] for line in val.stdout.splitlines() if "\u27e6" in line)
+    bad = run([SLICETUNE, "data", "inspect", os.path.join(fixture_dir, "tiny-base")])
+    assert bad.returncode == 2
