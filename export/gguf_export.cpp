@@ -51,6 +51,7 @@ void AddProvenance(gguf::Writer* w, const Provenance& p, const std::string& mode
   if (!p.slice.empty()) w->AddString("general.slicetune.slice", p.slice);
   if (!p.recipe_sha256.empty()) w->AddString("general.slicetune.recipe_sha256", p.recipe_sha256);
   if (!p.data_manifest_sha256.empty()) w->AddString("general.slicetune.data_manifest_sha256", p.data_manifest_sha256);
+  w->AddString("general.slicetune.version", SLICETUNE_VERSION);  // the toolchain that wrote the file
 }
 
 void AddArchitecture(gguf::Writer* w, const ModelSpec& s) {

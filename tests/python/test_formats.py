@@ -53,6 +53,7 @@ def test_gguf_py_reads_model_and_adapter(fixture_dir):
     assert field(r, "llama.block_count") == 2
     assert field(r, "tokenizer.ggml.model") == "llama"
     assert field(r, "general.slicetune.slice") == "smoke-tiny"
+    assert field(r, "general.slicetune.version").count(".") == 2
     names = [t.name for t in r.tensors]
     assert names[0] == "token_embd.weight" and "blk.1.ffn_down.weight" in names
     base = load_file(os.path.join(fixture_dir, "tiny-base", "model.safetensors"))
