@@ -13,8 +13,6 @@ __global__ void AxpyKernel(int64_t n, float alpha, const float* __restrict__ x, 
 
 }  // namespace
 
-bool CudaCompiled() { return true; }
-
 int AxpyCuda(int64_t n, float alpha, const float* x, float* y, void* stream) {
   if (n <= 0) return 0;
   const int threads = 256;

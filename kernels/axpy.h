@@ -12,9 +12,6 @@ namespace st::kernels {
 // CPU reference (axpy_ref.cpp).
 void AxpyRef(int64_t n, float alpha, const float* x, float* y);
 
-// True when this build compiled kernels/*.cu.
-bool CudaCompiled();
-
 // CUDA version (axpy.cu): x, y are device pointers; `stream` is a cudaStream_t
 // (nullptr: the default stream). Returns 0 on success, else the cudaError_t value.
 // Builds without CUDA return -1.

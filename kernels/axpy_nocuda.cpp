@@ -3,7 +3,6 @@
 
 namespace st::kernels {
 
-bool CudaCompiled() { return false; }
 int AxpyCuda(int64_t, float, const float*, float*, void*) { return -1; }
 
 }  // namespace st::kernels
