@@ -66,6 +66,12 @@ if(SLICETUNE_WITH_TORCH)
   if(NOT TORCH_CUDA_ARCH_LIST)
     set(TORCH_CUDA_ARCH_LIST "8.0;9.0")
   endif()
+  # Torch's config also rewrites CMAKE_CUDA_FLAGS / CMAKE_CUDA_ARCHITECTURES for the
+  # whole project; kernels/ holds no LibTorch, so keep our own settings.
+  set(_st_cuda_flags "${CMAKE_CUDA_FLAGS}")
+  set(_st_cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")
   find_package(Torch REQUIRED)
+  set(CMAKE_CUDA_FLAGS "${_st_cuda_flags}")
+  set(CMAKE_CUDA_ARCHITECTURES "${_st_cuda_archs}")
   message(STATUS "slicetune: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 endif()
