@@ -174,7 +174,7 @@ std::pair<at::Tensor, int64_t> MaskedNextTokenLoss(const at::Tensor& logits, con
   at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1});
   at::Tensor m = mask.narrow(1, 1, T - 1).reshape({-1}).to(at::kFloat);
   at::Tensor nll = at::cross_entropy_loss(lg, tgt, {}, at::Reduction::None);
-  const int64_t n = m.sum().item<double>() > 0 ? (int64_t)m.sum().item<double>() : 0;
+  const int64_t n = (int64_t)m.sum().item<double>();
   at::Tensor loss = (nll * m).sum() / std::max<int64_t>(n, 1);
   return {loss, n};
 }
