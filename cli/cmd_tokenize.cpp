@@ -4,23 +4,56 @@
 
 #include "cli/commands.h"
 #include "core/json_io.h"
+#include "core/file_io.h"
 #include "data/clean/readers.h"
+#include "data/tokenize/chat_template.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace st::cli {
+
+namespace {
+
+template <typename Opts>
+Status PrintChat(const data::Tokenizer& t, const Opts& o) {
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(o.chat));
+  ST_ASSIGN_OR_RETURN(auto messages, data::ParseChatMessages(text, o.chat));
+  ST_ASSIGN_OR_RETURN(auto tmpl, data::LoadChatTemplate(o.model, t, o.format));
+  auto rendered = tmpl.Render(messages, o.gen_prompt);
+  if (!rendered.ok()) return InvalidInput(o.chat + ": " + rendered.status().message());
+  if (!o.ids) {
+    std::cout << rendered->text;
+    return Status::Ok();
+  }
+  data::ChatTokens ct = data::TokenizeChat(t, *rendered);
+  for (size_t i = 0; i < ct.ids.size(); ++i) std::cout << (i ? " " : "") << ct.ids[i];
+  std::cout << "\n";
+  for (size_t i = 0; i < ct.mask.size(); ++i) std::cout << (i ? " " : "") << (int)ct.mask[i];
+  std::cout << "\n";
+  return Status::Ok();
+}
+
+}  // namespace
 
 void AddTokenize(CLI::App& app, Status* result) {
   auto* cmd = app.add_subcommand(
       "tokenize", "Print the model tokenizer's ids for each stdin line (as transformers' tokenizer(text)); --decode: ids to text");
   struct Opts {
     std::string model;
-    bool decode = false, no_bos = false, jsonl = false;
+    bool decode = false, no_bos = false, jsonl = false, gen_prompt = false, ids = false;
+    std::string chat, format = "auto";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("MODEL_DIR", o->model, "Hugging Face model directory (tokenizer.model or tokenizer.json)")->required();
   cmd->add_flag("--decode", o->decode, "Read space-separated ids per line, print text");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend BOS even where the model adds it");
   cmd->add_flag("--jsonl", o->jsonl, "Each input line is a JSON string (so text may hold newlines); --decode prints JSON strings");
+  cmd->add_option("--chat", o->chat,
+                  "Render this conversation (JSON: a list of {role, content}, {\"messages\": [...]} or sharegpt "
+                  "{\"conversations\": [...]}) with the model's chat template and print the text");
+  cmd->add_flag("--add-generation-prompt", o->gen_prompt, "With --chat: end with the assistant header");
+  cmd->add_flag("--ids", o->ids,
+                "With --chat: print the token ids, then a line of 0/1 marking the assistant tokens trained on");
+  cmd->add_option("--format", o->format, "With --chat: auto (detect from the template), chatml, llama3, llama2, mistral");
   cmd->callback([o, result] {
     auto tok = data::LoadTokenizer(o->model);
     if (!tok.ok()) {
@@ -28,6 +61,10 @@ void AddTokenize(CLI::App& app, Status* result) {
       return;
     }
     const data::Tokenizer& t = **tok;
+    if (!o->chat.empty()) {
+      *result = PrintChat(t, *o);
+      return;
+    }
     std::string line;
     int64_t lineno = 0;
     while (std::getline(std::cin, line)) {

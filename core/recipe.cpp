@@ -141,7 +141,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 
   YAML::Node data = root["data"];
   if (!data) return rd.Error(root, "data", "missing required section (sources, seq_len, ...)");
-  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template"}));
+  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on"}));
   YAML::Node sources = data["sources"];
   if (!sources || !sources.IsSequence() || sources.size() == 0)
     return rd.Error(sources ? sources : data, "data.sources", "expected a non-empty list of {path, format}");
@@ -151,10 +151,12 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
     ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields"}));
     SourceSpec src;
     ST_RETURN_IF_ERROR(rd.Get(s, p, "path", &src.path, "a file path", true));
-    ST_RETURN_IF_ERROR(rd.Get(s, p, "format", &src.format, "text | instruction"));
-    ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".format", src.format, {"text", "instruction"}));
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "format", &src.format, "text | instruction | chat"));
+    ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".format", src.format, {"text", "instruction", "chat"}));
     if (YAML::Node f = s["fields"]) {
-      ST_RETURN_IF_ERROR(rd.CheckKeys(f, p + ".fields", {"text", "prompt", "response"}));
+      ST_RETURN_IF_ERROR(rd.CheckKeys(f, p + ".fields", {"text", "prompt", "response", "system", "messages"}));
+      ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "system", &src.system_field, "a JSON field name"));
+      ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "messages", &src.messages_field, "a JSON field name"));
       ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "text", &src.text_field, "a JSON field name"));
       ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "prompt", &src.prompt_field, "a JSON field name"));
       ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "response", &src.response_field, "a JSON field name"));
@@ -168,8 +170,15 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "pack", &r.data.pack, "true or false"));
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "val_fraction", &r.data.val_fraction, "a number in [0, 0.5]"));
   ST_RETURN_IF_ERROR(rd.Range<double>(data, "data.val_fraction", r.data.val_fraction, 0.0, 0.5));
-  ST_RETURN_IF_ERROR(rd.Get(data, "data", "template", &r.data.template_name, "none"));
-  ST_RETURN_IF_ERROR(rd.OneOf(data, "data.template", r.data.template_name, {"none"}));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "template", &r.data.template_name, "none | auto | chatml | llama3 | llama2 | mistral"));
+  ST_RETURN_IF_ERROR(rd.OneOf(data, "data.template", r.data.template_name, {"none", "auto", "chatml", "llama3", "llama2", "mistral"}));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "loss_on", &r.data.loss_on, "response | all"));
+  ST_RETURN_IF_ERROR(rd.OneOf(data, "data.loss_on", r.data.loss_on, {"response", "all"}));
+  for (size_t i = 0; i < r.data.sources.size(); ++i)
+    if (r.data.sources[i].format == "chat" && r.data.template_name == "none")
+      return rd.Error(data, "data.template", "data.sources[" + std::to_string(i) +
+                      "] is a chat source: set data.template to auto (the model's chat template) or a family "
+                      "(chatml, llama3, llama2, mistral)");
 
   if (YAML::Node l = root["lora"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(l, "lora", {"variant", "rank", "alpha", "dropout", "targets"}));

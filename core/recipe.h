@@ -17,10 +17,13 @@ namespace st {
 struct SourceSpec {
   std::string path;
   std::string format = "text";  // text: .txt (blank-line separated documents) or .jsonl with a text field
-                                // instruction: .jsonl with prompt and response fields
+                                // instruction: .jsonl with prompt and response fields (and an optional system)
+                                // chat: .jsonl with a messages list ({role, content}) or sharegpt conversations
   std::string text_field = "text";
   std::string prompt_field = "prompt";
   std::string response_field = "response";
+  std::string system_field = "system";
+  std::string messages_field = "messages";
 };
 
 struct DataSpec {
@@ -28,7 +31,10 @@ struct DataSpec {
   int64_t seq_len = 256;
   bool pack = true;
   double val_fraction = 0.0;
+  // none: prompt and response concatenated; auto: the model's chat template;
+  // or a family (chatml, llama3, llama2, mistral) when the model has none.
   std::string template_name = "none";
+  std::string loss_on = "response";  // response: prompt tokens masked from the loss; all
 };
 
 struct LoraSpec {

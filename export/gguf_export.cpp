@@ -10,6 +10,7 @@
 #include "core/model_spec.h"
 #include "core/safetensors.h"
 #include "data/tokenize/bpe_tokenizer.h"
+#include "data/tokenize/chat_template.h"
 #include "data/tokenize/sp_tokenizer.h"
 #include "export/gguf_writer.h"
 #include "export/merge.h"
@@ -118,6 +119,9 @@ Status AddTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSp
   if (tok->pad_id() >= 0) w->AddU32("tokenizer.ggml.padding_token_id", (uint32_t)tok->pad_id());
   w->AddBool("tokenizer.ggml.add_bos_token", tok->add_bos());
   w->AddBool("tokenizer.ggml.add_eos_token", false);
+  // The template string travels unchanged: llama.cpp and Ollama render chats with it.
+  ST_ASSIGN_OR_RETURN(auto chat_template, data::ReadChatTemplate(model_dir));
+  if (chat_template) w->AddString("tokenizer.chat_template", *chat_template);
   return Status::Ok();
 }
 

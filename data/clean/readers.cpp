@@ -63,7 +63,12 @@ StatusOr<std::vector<Document>> ReadSource(const SourceSpec& src) {
     size_t lineno = 0, start = 1;
     auto flush = [&] {
       std::string t = Trim(cur);
-      if (!t.empty()) docs.push_back({"", t, src.path + ":" + std::to_string(start)});
+      if (!t.empty()) {
+        Document d;
+        d.response = t;
+        d.source = src.path + ":" + std::to_string(start);
+        docs.push_back(std::move(d));
+      }
       cur.clear();
     };
     while (std::getline(in, line)) {
@@ -93,7 +98,20 @@ StatusOr<std::vector<Document>> ReadSource(const SourceSpec& src) {
     d.source = where;
     if (src.format == "text") {
       ST_ASSIGN_OR_RETURN(d.response, Field(j, src.text_field, where));
+    } else if (src.format == "chat") {
+      if (j.contains(src.messages_field)) {
+        ST_ASSIGN_OR_RETURN(d.messages, ParseChatMessages(j[src.messages_field].dump(), where + ": " + src.messages_field));
+      } else if (j.contains("conversations")) {
+        ST_ASSIGN_OR_RETURN(d.messages, ParseChatMessages(json{{"conversations", j["conversations"]}}.dump(), where));
+      } else {
+        return InvalidInput(where + ": missing field '" + src.messages_field +
+                            "' (or sharegpt 'conversations'); set data.sources[].fields.messages to name it");
+      }
+      if (d.messages.empty()) return InvalidInput(where + ": empty conversation");
     } else {
+      if (j.contains(src.system_field)) {
+        ST_ASSIGN_OR_RETURN(d.system, Field(j, src.system_field, where));
+      }
       ST_ASSIGN_OR_RETURN(d.prompt, Field(j, src.prompt_field, where));
       ST_ASSIGN_OR_RETURN(d.response, Field(j, src.response_field, where));
     }

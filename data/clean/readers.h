@@ -2,6 +2,9 @@
 //   text + .txt    documents separated by blank lines
 //   text + .jsonl  one JSON object per line, the document in `fields.text`
 //   instruction    .jsonl, one object per line with `fields.prompt` and `fields.response`
+//                  (and `fields.system` when present)
+//   chat           .jsonl, one conversation per line: `fields.messages` ([{role, content}])
+//                  or sharegpt's `conversations` ([{from, value}])
 // Input must be UTF-8 (other encodings: see `slicetune data decode`, a later stage);
 // errors name the file, the line and the field.
 #pragma once
@@ -11,12 +14,15 @@
 
 #include "core/recipe.h"
 #include "core/status.h"
+#include "data/tokenize/chat_template.h"
 
 namespace st::data {
 
 struct Document {
   std::string prompt;    // empty for plain text: the whole text is trained on
   std::string response;  // the text itself for format text
+  std::string system;    // instruction: an optional system message
+  std::vector<ChatMessage> messages;  // chat: the conversation
   std::string source;    // "file:line" for reports and errors
 };
 

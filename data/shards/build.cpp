@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
@@ -12,6 +13,7 @@
 #include "data/shards/packer.h"
 #include "data/shards/shard_io.h"
 #include "core/model_spec.h"
+#include "data/tokenize/chat_template.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace st::data {
@@ -45,6 +47,12 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
   if (eos < 0) return InvalidInput(model_path + ": tokenizer defines no EOS token (tokenizer_config.json eos_token)");
 
+  std::optional<ChatTemplate> chat;
+  if (r.data.template_name != "none") {
+    ST_ASSIGN_OR_RETURN(ChatTemplate t, LoadChatTemplate(r.base_model, *tok, r.data.template_name));
+    chat = std::move(t);
+  }
+
   json inputs = json::array();
   std::vector<TokenizedSample> train, val;
   std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
@@ -58,9 +66,28 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
     Progress prog("tokenize " + src.path, (int64_t)docs.size(), "docs");
     for (size_t i = 0; i < docs.size(); ++i) {
       const auto& d = docs[i];
-      std::vector<int> p = d.prompt.empty() ? std::vector<int>{} : tok->Encode(d.prompt);
-      std::vector<int> resp = tok->Encode(d.response);
-      TokenizedSample s = MakeSample(bos, p, resp, eos);
+      TokenizedSample s;
+      if (chat && src.format != "text") {
+        // Rendered with the chat template; the mask covers the assistant replies.
+        std::vector<ChatMessage> msgs = d.messages;
+        if (msgs.empty()) {
+          if (!d.system.empty()) msgs.push_back({"system", d.system});
+          msgs.push_back({"user", d.prompt});
+          msgs.push_back({"assistant", d.response});
+        }
+        auto rendered = chat->Render(msgs, /*add_generation_prompt=*/false);
+        if (!rendered.ok()) return InvalidInput(d.source + ": " + rendered.status().message());
+        ChatTokens ct = TokenizeChat(*tok, *rendered);
+        s.ids.assign(ct.ids.begin(), ct.ids.end());
+        s.mask = std::move(ct.mask);
+      } else {
+        const std::string prompt = d.system.empty() ? d.prompt : d.system + "\n\n" + d.prompt;
+        std::vector<int> p = prompt.empty() ? std::vector<int>{} : tok->Encode(prompt);
+        std::vector<int> resp = tok->Encode(d.response);
+        s = MakeSample(bos, p, resp, eos);
+      }
+      if (r.data.loss_on == "all")  // every token a target but the sample's first (nothing predicts it)
+        for (size_t k = 1; k < s.mask.size(); ++k) s.mask[k] = 1;
       int64_t b = 1;
       while (b < (int64_t)s.ids.size()) b *= 2;
       ++hist[b];

@@ -274,7 +274,8 @@ void BpeTokenizer::EncodeWordUncached(const std::string& word, std::vector<int>*
   }
 }
 
-void BpeTokenizer::EncodeChunk(const std::string& raw, std::vector<int>* out) const {
+void BpeTokenizer::EncodeChunk(const std::string& raw, size_t base, std::vector<int>* out,
+                               std::vector<size_t>* starts) const {
   std::string text = raw;
   if (nfc_ && !raw.empty()) {
     utf8proc_uint8_t* n = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(raw.c_str()));
@@ -283,30 +284,48 @@ void BpeTokenizer::EncodeChunk(const std::string& raw, std::vector<int>* out) co
       std::free(n);
     }
   }
+  // Offsets are exact when normalization left the chunk alone; otherwise every
+  // token of the chunk is placed at its start.
+  const bool exact = text.size() == raw.size();
+  auto word = [&](size_t at, size_t n) {
+    const size_t before = out->size();
+    EncodeWord(text.substr(at, n), out);
+    if (!starts) return;
+    size_t off = base + (exact ? at : 0);
+    for (size_t k = before; k < out->size(); ++k) {
+      starts->push_back(off);
+      if (!exact) continue;
+      const std::string& p = pieces_[(*out)[k]];
+      for (unsigned char c : p) off += (c & 0xc0) != 0x80;  // one mapped character per byte
+    }
+  };
   PCRE2_SIZE start = 0;
   const PCRE2_SIZE len = text.size();
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   while (start < len) {
     int rc = pcre2_match(regex_->code, subject, len, start, PCRE2_NO_UTF_CHECK, regex_->md, nullptr);
     if (rc < 0) {  // no more matches: the rest is one isolated piece
-      EncodeWord(text.substr(start), out);
+      word(start, len - start);
       break;
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(regex_->md);
-    if (ov[0] > start) EncodeWord(text.substr(start, ov[0] - start), out);
+    if (ov[0] > start) word(start, ov[0] - start);
     if (ov[1] > ov[0]) {
-      EncodeWord(text.substr(ov[0], ov[1] - ov[0]), out);
+      word(ov[0], ov[1] - ov[0]);
       start = ov[1];
     } else {  // empty match: step over one character
       const size_t k = std::min<size_t>(Utf8Len((unsigned char)text[ov[0]]), len - ov[0]);
-      EncodeWord(text.substr(ov[0], k), out);
+      word(ov[0], k);
       start = ov[0] + k;
     }
   }
 }
 
-std::vector<int> BpeTokenizer::Encode(const std::string& text) const {
+std::vector<int> BpeTokenizer::Encode(const std::string& text) const { return EncodeWithOffsets(text, nullptr); }
+
+std::vector<int> BpeTokenizer::EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const {
   std::vector<int> out;
+  if (starts) starts->clear();
   size_t chunk = 0, i = 0;
   while (i < text.size()) {
     int hit = -1;
@@ -323,12 +342,13 @@ std::vector<int> BpeTokenizer::Encode(const std::string& text) const {
       ++i;
       continue;
     }
-    if (i > chunk) EncodeChunk(text.substr(chunk, i - chunk), &out);
+    if (i > chunk) EncodeChunk(text.substr(chunk, i - chunk), chunk, &out, starts);
     out.push_back(hit);
+    if (starts) starts->push_back(i);
     i += hit_len;
     chunk = i;
   }
-  if (chunk < text.size()) EncodeChunk(text.substr(chunk), &out);
+  if (chunk < text.size()) EncodeChunk(text.substr(chunk), chunk, &out, starts);
   return out;
 }
 

@@ -31,6 +31,7 @@ class BpeTokenizer : public Tokenizer {
                                                       const std::string& config_json);
 
   std::vector<int> Encode(const std::string& text) const override;
+  std::vector<int> EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const override;
   std::string Decode(const std::vector<int>& ids) const override;
   int vocab_size() const override { return (int)pieces_.size(); }
   int bos_id() const override { return bos_; }
@@ -50,7 +51,7 @@ class BpeTokenizer : public Tokenizer {
 
  private:
   BpeTokenizer();
-  void EncodeChunk(const std::string& text, std::vector<int>* out) const;
+  void EncodeChunk(const std::string& text, size_t base, std::vector<int>* out, std::vector<size_t>* starts) const;
   void EncodeWord(const std::string& word, std::vector<int>* out) const;
   void EncodeWordUncached(const std::string& word, std::vector<int>* out) const;
 

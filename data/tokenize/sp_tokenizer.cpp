@@ -3,6 +3,9 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "core/file_io.h"
 #include "core/hash.h"
 
@@ -21,12 +24,57 @@ StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& mode
   t->sha256_ = Sha256Hex(bytes);
   t->path_ = model_path;
   t->add_bos_ = add_bos;
+  // Control and unknown pieces (<s>, </s>, <unk>) written in the text are those
+  // tokens, as in transformers and llama.cpp; sentencepiece alone would spell them
+  // out. Longest first so that a longer special wins.
+  for (int id = 0; id < t->sp_->GetPieceSize(); ++id)
+    if (t->sp_->IsControl(id) || t->sp_->IsUnknown(id)) t->specials_.emplace_back(t->sp_->IdToPiece(id), id);
+  std::sort(t->specials_.begin(), t->specials_.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& sp : t->specials_)
+    if (!sp.first.empty()) t->special_first_[(unsigned char)sp.first[0]] = true;
   return t;
 }
 
-std::vector<int> SpTokenizer::Encode(const std::string& text) const {
+std::vector<int> SpTokenizer::Encode(const std::string& text) const { return EncodeWithOffsets(text, nullptr); }
+
+// Each stretch of text between special tokens is encoded on its own, with
+// sentencepiece's dummy prefix, as llama.cpp and the original Llama / Mistral code do.
+std::vector<int> SpTokenizer::EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const {
   std::vector<int> ids;
-  sp_->Encode(text, &ids).IgnoreError();  // input is validated UTF-8; sentencepiece cannot fail on it
+  if (starts) starts->clear();
+  auto piece = [&](size_t from, size_t to) {
+    if (to <= from) return;
+    sentencepiece::ImmutableSentencePieceText spt;
+    // Input is validated UTF-8; sentencepiece cannot fail on it.
+    sp_->Encode(std::string_view(text).substr(from, to - from), spt.mutable_proto()).IgnoreError();
+    for (const auto& p : spt.pieces()) {
+      ids.push_back((int)p.id());
+      if (starts) starts->push_back(from + p.begin());
+    }
+  };
+  size_t seg = 0;
+  for (size_t i = 0; i < text.size();) {
+    int hit = -1;
+    size_t len = 0;
+    if (special_first_[(unsigned char)text[i]])
+      for (const auto& [s, id] : specials_)
+        if (text.compare(i, s.size(), s) == 0) {
+          hit = id;
+          len = s.size();
+          break;
+        }
+    if (hit < 0) {
+      ++i;
+      continue;
+    }
+    piece(seg, i);
+    ids.push_back(hit);
+    if (starts) starts->push_back(i);
+    i += len;
+    seg = i;
+  }
+  piece(seg, text.size());
   return ids;
 }
 

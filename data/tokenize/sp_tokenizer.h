@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -26,6 +27,7 @@ class SpTokenizer : public Tokenizer {
   static StatusOr<std::unique_ptr<SpTokenizer>> Load(const std::string& model_path, bool add_bos = true);
 
   std::vector<int> Encode(const std::string& text) const override;  // no BOS/EOS
+  std::vector<int> EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const override;
   std::string Decode(const std::vector<int>& ids) const override;
   int vocab_size() const override;
   int bos_id() const override;
@@ -44,6 +46,8 @@ class SpTokenizer : public Tokenizer {
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   std::string sha256_, path_;
   bool add_bos_ = true;
+  std::vector<std::pair<std::string, int>> specials_;  // control / unknown piece text -> id, longest first
+  bool special_first_[256] = {};                        // first bytes of specials_
 };
 
 // Trains a BPE model with byte fallback, Llama-style settings (identity

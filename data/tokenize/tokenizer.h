@@ -20,6 +20,9 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
   // Ids for `text` without the BOS/EOS the model adds around a sequence.
   virtual std::vector<int> Encode(const std::string& text) const = 0;
+  // The same ids, and for each the byte offset in `text` where its text starts
+  // (used to find the tokens of an assistant reply in a rendered chat).
+  virtual std::vector<int> EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const = 0;
   virtual std::string Decode(const std::vector<int>& ids) const = 0;
   virtual int vocab_size() const = 0;
   virtual int bos_id() const = 0;  // -1 if none

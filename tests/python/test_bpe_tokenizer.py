@@ -16,7 +16,8 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 LLAMA3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 KINDS = {
-    "llama3": dict(pattern=LLAMA3, specials=["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"], nfc=False,
+    "llama3": dict(pattern=LLAMA3, specials=["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>",
+                                                 "<|start_header_id|>", "<|end_header_id|>"], nfc=False,
                    ignore_merges=True, config={"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}),
     "qwen2": dict(pattern=QWEN2, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], nfc=True, ignore_merges=False,
                   config={"bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}),
