@@ -45,7 +45,7 @@ void AddTokenize(CLI::App& app, Status* result) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("MODEL_DIR", o->model, "Hugging Face model directory (tokenizer.model or tokenizer.json)")->required();
   cmd->add_flag("--decode", o->decode, "Read space-separated ids per line, print text");
-  cmd->add_flag("--no-bos", o->no_bos, "Do not prepend BOS even where the model adds it");
+  cmd->add_flag("--no-bos", o->no_bos, "Do not add BOS / EOS even where the model adds them");
   cmd->add_flag("--jsonl", o->jsonl, "Each input line is a JSON string (so text may hold newlines); --decode prints JSON strings");
   cmd->add_option("--chat", o->chat,
                   "Render this conversation (JSON: a list of {role, content}, {\"messages\": [...]} or sharegpt "
@@ -101,6 +101,7 @@ void AddTokenize(CLI::App& app, Status* result) {
       }
       std::vector<int> ids = t.Encode(text);
       if (t.add_bos() && !o->no_bos) ids.insert(ids.begin(), t.bos_id());
+      if (t.add_eos() && !o->no_bos) ids.push_back(t.eos_id());
       for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
       std::cout << "\n";
     }

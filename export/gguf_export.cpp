@@ -118,7 +118,7 @@ Status AddTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSp
   if (tok->unk_id() >= 0) w->AddU32("tokenizer.ggml.unknown_token_id", (uint32_t)tok->unk_id());
   if (tok->pad_id() >= 0) w->AddU32("tokenizer.ggml.padding_token_id", (uint32_t)tok->pad_id());
   w->AddBool("tokenizer.ggml.add_bos_token", tok->add_bos());
-  w->AddBool("tokenizer.ggml.add_eos_token", false);
+  w->AddBool("tokenizer.ggml.add_eos_token", tok->add_eos());
   // The template string travels unchanged: llama.cpp and Ollama render chats with it.
   ST_ASSIGN_OR_RETURN(auto chat_template, data::ReadChatTemplate(model_dir));
   if (chat_template) w->AddString("tokenizer.chat_template", *chat_template);

@@ -211,6 +211,7 @@ StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(const std::string& pa
     if (c.contains("eos_token") && !c["eos_token"].is_null()) t->eos_ = find_id(TokenContent(c["eos_token"]));
     if (c.contains("pad_token") && !c["pad_token"].is_null()) t->pad_ = find_id(TokenContent(c["pad_token"]));
     if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) t->add_bos_ = c["add_bos_token"].get<bool>() && t->bos_ >= 0;
+    if (c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) t->add_eos_ = c["add_eos_token"].get<bool>() && t->eos_ >= 0;
   }
   return t;
 }

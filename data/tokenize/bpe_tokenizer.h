@@ -39,6 +39,7 @@ class BpeTokenizer : public Tokenizer {
   int pad_id() const override { return pad_; }
   int unk_id() const override { return unk_; }
   bool add_bos() const override { return add_bos_; }
+  bool add_eos() const override { return add_eos_; }
   std::string Piece(int id) const override;
   TokenType Type(int id) const override;
   const std::string& sha256() const override { return sha256_; }
@@ -57,7 +58,7 @@ class BpeTokenizer : public Tokenizer {
 
   struct Regex;
   std::unique_ptr<Regex> regex_;
-  bool nfc_ = false, ignore_merges_ = false, add_bos_ = false;
+  bool nfc_ = false, ignore_merges_ = false, add_bos_ = false, add_eos_ = false;
   std::unordered_map<std::string, int> vocab_;
   std::unordered_map<std::string, int> merge_rank_;  // "left right" -> rank
   std::vector<std::string> merges_;

@@ -14,7 +14,7 @@ namespace st::data {
 SpTokenizer::SpTokenizer() : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
 SpTokenizer::~SpTokenizer() = default;
 
-StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& model_path, bool add_bos) {
+StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& model_path, bool add_bos, bool add_eos) {
   ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(model_path));
   std::unique_ptr<SpTokenizer> t(new SpTokenizer());
   auto s = t->sp_->LoadFromSerializedProto(bytes);
@@ -23,7 +23,8 @@ StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& mode
                         "); expected the tokenizer.model shipped with the checkpoint");
   t->sha256_ = Sha256Hex(bytes);
   t->path_ = model_path;
-  t->add_bos_ = add_bos;
+  t->add_bos_ = add_bos && t->sp_->bos_id() >= 0;
+  t->add_eos_ = add_eos && t->sp_->eos_id() >= 0;
   // Control and unknown pieces (<s>, </s>, <unk>) written in the text are those
   // tokens, as in transformers and llama.cpp; sentencepiece alone would spell them
   // out. Longest first so that a longer special wins.

@@ -23,8 +23,9 @@ namespace st::data {
 class SpTokenizer : public Tokenizer {
  public:
   ~SpTokenizer() override;
-  // `add_bos` comes from tokenizer_config.json (true when it does not say).
-  static StatusOr<std::unique_ptr<SpTokenizer>> Load(const std::string& model_path, bool add_bos = true);
+  // `add_bos` / `add_eos` come from tokenizer_config.json (true / false when it does not say).
+  static StatusOr<std::unique_ptr<SpTokenizer>> Load(const std::string& model_path, bool add_bos = true,
+                                                     bool add_eos = false);
 
   std::vector<int> Encode(const std::string& text) const override;  // no BOS/EOS
   std::vector<int> EncodeWithOffsets(const std::string& text, std::vector<size_t>* starts) const override;
@@ -35,6 +36,7 @@ class SpTokenizer : public Tokenizer {
   int unk_id() const override;
   int pad_id() const override;
   bool add_bos() const override { return add_bos_; }
+  bool add_eos() const override { return add_eos_; }
   std::string Piece(int id) const override;
   float Score(int id) const;
   TokenType Type(int id) const override;
@@ -45,7 +47,7 @@ class SpTokenizer : public Tokenizer {
   SpTokenizer();
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   std::string sha256_, path_;
-  bool add_bos_ = true;
+  bool add_bos_ = true, add_eos_ = false;
   std::vector<std::pair<std::string, int>> specials_;  // control / unknown piece text -> id, longest first
   bool special_first_[256] = {};                        // first bytes of specials_
 };

@@ -21,12 +21,13 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& model_dir)
     ST_ASSIGN_OR_RETURN(cfg_text, ReadFile(cfg));
   }
   if (file == sp) {
-    bool add_bos = true;
+    bool add_bos = true, add_eos = false;
     if (!cfg_text.empty()) {
       ST_ASSIGN_OR_RETURN(auto c, ParseJson(cfg_text, cfg));
       if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) add_bos = c["add_bos_token"].get<bool>();
+      if (c.contains("add_eos_token") && c["add_eos_token"].is_boolean()) add_eos = c["add_eos_token"].get<bool>();
     }
-    ST_ASSIGN_OR_RETURN(auto t, SpTokenizer::Load(sp, add_bos));
+    ST_ASSIGN_OR_RETURN(auto t, SpTokenizer::Load(sp, add_bos, add_eos));
     return std::unique_ptr<Tokenizer>(std::move(t));
   }
   if (file == hf) {

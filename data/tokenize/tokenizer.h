@@ -31,6 +31,8 @@ class Tokenizer {
   virtual int unk_id() const = 0;  // -1 if none
   // Whether the model prepends BOS to a sequence (transformers' default encode).
   virtual bool add_bos() const = 0;
+  // Whether it appends EOS (tokenizer_config.json add_eos_token; false by default).
+  virtual bool add_eos() const = 0;
   virtual std::string Piece(int id) const = 0;
   virtual TokenType Type(int id) const = 0;
   virtual const std::string& sha256() const = 0;

@@ -83,3 +83,26 @@ def test_llama_cpp_tokenizes_our_gguf_the_same(sp_model, tmp_path):
     got = ours(d, lines)
     bad = [(l, g) for l, g in zip(lines, got) if llm.tokenize(l.encode("utf-8"), add_bos=False, special=True) != g]
     assert not bad, f"{len(bad)} of {len(lines)} lines differ, first: {bad[0]!r}"
+
+
+@pytest.mark.parametrize("add_bos,add_eos", [(True, False), (False, True), (True, True)])
+def test_bos_eos_follow_tokenizer_config_as_transformers(fixture_dir, tmp_path, add_bos, add_eos):
+    transformers = pytest.importorskip("transformers")
+    d = str(tmp_path / "m")
+    shutil.copytree(os.path.join(fixture_dir, "tiny-base"), d)
+    cfg_path = os.path.join(d, "tokenizer_config.json")
+    cfg = json.load(open(cfg_path))
+    cfg.update(add_bos_token=add_bos, add_eos_token=add_eos)
+    json.dump(cfg, open(cfg_path, "w"))
+    tok = transformers.AutoTokenizer.from_pretrained(d)
+    lines = ["杭分宽带套餐新增277户。", "Hello world", "混合 text 2026"]
+    r = run([SLICETUNE, "tokenize", d], input="".join(l + "\n" for l in lines))
+    assert r.returncode == 0, r.stderr
+    got = [[int(t) for t in o.split()] for o in r.stdout.split("\n")[: len(lines)]]
+    assert got == [tok(l)["input_ids"] for l in lines]
+    out = str(tmp_path / "m.gguf")
+    assert run([SLICETUNE, "export", "--model", d, "--type", "f32", "-o", out]).returncode == 0
+    gguf = pytest.importorskip("gguf")
+    f = gguf.GGUFReader(out).fields
+    assert bool(f["tokenizer.ggml.add_bos_token"].parts[-1][0]) == add_bos
+    assert bool(f["tokenizer.ggml.add_eos_token"].parts[-1][0]) == add_eos
