@@ -18,6 +18,7 @@ Status PrintChat(const data::Tokenizer& t, const Opts& o) {
   ST_ASSIGN_OR_RETURN(std::string text, ReadFile(o.chat));
   ST_ASSIGN_OR_RETURN(auto messages, data::ParseChatMessages(text, o.chat));
   ST_ASSIGN_OR_RETURN(auto tmpl, data::LoadChatTemplate(o.model, t, o.format));
+  if (!o.date.empty()) tmpl.set_date(o.date);
   auto rendered = tmpl.Render(messages, o.gen_prompt);
   if (!rendered.ok()) return InvalidInput(o.chat + ": " + rendered.status().message());
   if (!o.ids) {
@@ -40,7 +41,7 @@ void AddTokenize(CLI::App& app, Status* result) {
   struct Opts {
     std::string model;
     bool decode = false, no_bos = false, jsonl = false, gen_prompt = false, ids = false;
-    std::string chat, format = "auto";
+    std::string chat, format = "auto", date;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("MODEL_DIR", o->model, "Hugging Face model directory (tokenizer.model or tokenizer.json)")->required();
@@ -53,6 +54,7 @@ void AddTokenize(CLI::App& app, Status* result) {
   cmd->add_flag("--add-generation-prompt", o->gen_prompt, "With --chat: end with the assistant header");
   cmd->add_flag("--ids", o->ids,
                 "With --chat: print the token ids, then a line of 0/1 marking the assistant tokens trained on");
+  cmd->add_option("--date", o->date, "With --chat: the date a dated Llama 3.x template writes (default: today, as transformers)");
   cmd->add_option("--format", o->format, "With --chat: auto (detect from the template), chatml, llama3, llama2, mistral");
   cmd->callback([o, result] {
     auto tok = data::LoadTokenizer(o->model);

@@ -141,7 +141,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 
   YAML::Node data = root["data"];
   if (!data) return rd.Error(root, "data", "missing required section (sources, seq_len, ...)");
-  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on"}));
+  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on", "chat_date"}));
   YAML::Node sources = data["sources"];
   if (!sources || !sources.IsSequence() || sources.size() == 0)
     return rd.Error(sources ? sources : data, "data.sources", "expected a non-empty list of {path, format}");
@@ -173,6 +173,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "template", &r.data.template_name, "none | auto | chatml | llama3 | llama2 | mistral"));
   ST_RETURN_IF_ERROR(rd.OneOf(data, "data.template", r.data.template_name, {"none", "auto", "chatml", "llama3", "llama2", "mistral"}));
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "loss_on", &r.data.loss_on, "response | all"));
+  ST_RETURN_IF_ERROR(rd.Get(data, "data", "chat_date", &r.data.chat_date, "a date as the template writes it (26 Jul 2024)"));
   ST_RETURN_IF_ERROR(rd.OneOf(data, "data.loss_on", r.data.loss_on, {"response", "all"}));
   for (size_t i = 0; i < r.data.sources.size(); ++i)
     if (r.data.sources[i].format == "chat" && r.data.template_name == "none")

@@ -34,6 +34,7 @@ struct DataSpec {
   // none: prompt and response concatenated; auto: the model's chat template;
   // or a family (chatml, llama3, llama2, mistral) when the model has none.
   std::string template_name = "none";
+  std::string chat_date;  // the date dated Llama 3.x templates write ("" = today, as transformers)
   std::string loss_on = "response";  // response: prompt tokens masked from the loss; all
 };
 

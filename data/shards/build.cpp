@@ -50,6 +50,8 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   std::optional<ChatTemplate> chat;
   if (r.data.template_name != "none") {
     ST_ASSIGN_OR_RETURN(ChatTemplate t, LoadChatTemplate(r.base_model, *tok, r.data.template_name));
+    if (!r.data.chat_date.empty()) t.set_date(r.data.chat_date);
+    else if (t.dated()) LogInfo("the chat template writes today's date into every system header; set data.chat_date for shards that do not change from day to day");
     chat = std::move(t);
   }
 

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <ctime>
 #include <regex>
 
 #include "core/file_io.h"
@@ -113,8 +115,8 @@ StatusOr<ChatTemplate> ChatTemplate::Create(const std::string& source, const std
     } else if (fam == "llama3") {
       if (!Has(n, "'<|start_header_id|>'+message.role+'<|end_header_id|>\n\n'+message.content|trim+'<|eot_id|>'"))
         return Unsupported("a Llama 3 template that does not write header, trimmed content and <|eot_id|> per message");
-      if (Has(n, "date_string") || Has(n, "Cutting Knowledge"))
-        return Unsupported("a Llama 3.1+ template (dated system header, tools)");
+      if (Has(n, "Cutting Knowledge Date") && !Has(n, "set system_message = messages[0]['content']|trim"))
+        return Unsupported("a dated Llama 3.x template that does not trim and lift the system message");
     } else if (fam == "llama2") {
       if (!Has(n, "bos_token+'[INST] '+content.strip()+' [/INST]'") || !Has(n, "' '+content.strip()+' '+eos_token"))
         return Unsupported("a <<SYS>> template that is not Llama 2 chat's");
@@ -137,6 +139,18 @@ StatusOr<ChatTemplate> ChatTemplate::Create(const std::string& source, const std
     if (!plain && std::regex_search(unescaped, m, kSys)) t.default_system_ = Unescape(m[1].str());
     if (plain) t.add_bos_ = false;
     return t;
+  }
+  if (fam == "llama3" && Has(n_own, "Cutting Knowledge Date")) {
+    // Llama 3.1 / 3.2 / 3.3: a system header that always opens the chat, with the
+    // knowledge cutoff and today's date (strftime_now, as transformers supplies it)
+    // or the template's fixed date_string.
+    static const std::regex kCut(R"((Cutting Knowledge Date: [^'\\\n]*))");
+    static const std::regex kDate(R"(set date_string\s*=\s*'([^']*)')");
+    std::smatch m;
+    if (std::regex_search(n_own, m, kCut)) t.knowledge_line_ = m[1].str();
+    if (std::regex_search(n_own, m, kDate)) t.date_string_ = m[1].str();
+    t.date_from_clock_ = Has(n_own, "strftime_now");
+    t.dated_ = true;
   }
   if (fam == "llama3" || fam == "llama2") return t;
   if (fam != "mistral") return InvalidInput("data.template: unknown chat format '" + fam + "' (expected auto, chatml, llama3, llama2 or mistral)");
@@ -192,6 +206,22 @@ StatusOr<RenderedChat> ChatTemplate::Render(const std::vector<ChatMessage>& msgs
     if (gen) o += "<|im_start|>assistant\n";
     return r;
   }
+  if (family_ == "llama3" && dated_) {
+    o += bos_ + "<|start_header_id|>system<|end_header_id|>\n\n" + knowledge_line_ + "\nToday Date: " + date() + "\n\n";
+    size_t first = 0;
+    if (msgs[0].role == "system") {
+      o += PyStrip(msgs[0].content);
+      first = 1;
+    }
+    o += "<|eot_id|>";
+    for (size_t i = first; i < msgs.size(); ++i) {
+      o += "<|start_header_id|>" + msgs[i].role + "<|end_header_id|>\n\n";
+      if (msgs[i].role == "assistant") reply(PyStrip(msgs[i].content), "<|eot_id|>");
+      else o += PyStrip(msgs[i].content) + "<|eot_id|>";
+    }
+    if (gen) o += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    return r;
+  }
   if (family_ == "llama3") {
     for (size_t i = 0; i < msgs.size(); ++i) {
       if (i == 0 && add_bos_) o += bos_;
@@ -242,6 +272,18 @@ StatusOr<RenderedChat> ChatTemplate::Render(const std::vector<ChatMessage>& msgs
     }
   }
   return r;
+}
+
+std::string ChatTemplate::date() const {
+  if (!fixed_date_.empty() || !date_from_clock_) return fixed_date_.empty() ? date_string_ : fixed_date_;
+  // strftime("%d %b %Y") in the C locale, local time, as Python's datetime does.
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d %s %d", tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900);
+  return buf;
 }
 
 StatusOr<std::optional<std::string>> ReadChatTemplate(const std::string& model_dir) {

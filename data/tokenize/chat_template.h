@@ -7,6 +7,7 @@
 //   chatml   <|im_start|>role\ncontent<|im_end|>\n ... (Qwen2 / Qwen2.5, with the
 //            default system prompt the template names, if any)
 //   llama3   <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\n content|trim <|eot_id|>
+//            (3.1+: always opened by a system header with the knowledge cutoff and a date)
 //   llama2   <s>[INST] <<SYS>>\n..\n<</SYS>>\n\n user [/INST] assistant </s>
 //   mistral  [INST] user [/INST] assistant</s>, in the spellings Mistral's
 //            templates use (v0.1, v1, v3, v3-tekken: spaces around [INST], the system
@@ -53,6 +54,9 @@ class ChatTemplate {
   StatusOr<RenderedChat> Render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 
   const std::string& source() const { return source_; }
+  // Dated Llama 3.x templates write today's date; fix it for reproducible shards.
+  void set_date(const std::string& d) { fixed_date_ = d; }
+  bool dated() const { return dated_; }
   const std::string& family() const { return family_; }
 
  private:
@@ -63,6 +67,9 @@ class ChatTemplate {
   std::string reply_prefix_;                   // mistral: " " before a reply
   bool trim_reply_ = false;                    // mistral v3
   bool add_bos_ = false;                       // whether the template writes bos_token
+  bool dated_ = false, date_from_clock_ = false;  // llama3.1+: the dated system header
+  std::string knowledge_line_ = "Cutting Knowledge Date: December 2023", date_string_ = "26 Jul 2024", fixed_date_;
+  std::string date() const;
   SystemAt system_at_ = SystemAt::kRefused;    // mistral
 };
 

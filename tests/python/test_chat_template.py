@@ -16,9 +16,9 @@ from conftest import SLICETUNE, run
 transformers = pytest.importorskip("transformers")
 
 # Which tokenizer each template is exercised with: the family's own kind of vocabulary.
-KIND = {"qwen2.5": "qwen2", "llama3": "llama3", "llama2": "sp", "mistral-v0.1": "sp", "mistral-v3": "sp",
+KIND = {"qwen2.5": "qwen2", "llama3": "llama3", "llama3.2": "llama3", "llama2": "sp", "mistral-v0.1": "sp", "mistral-v3": "sp",
         "mistral-v3-tekken": "sp"}
-END = {"qwen2.5": "<|im_end|>", "llama3": "<|eot_id|>"}  # else the tokenizer's EOS
+END = {"qwen2.5": "<|im_end|>", "llama3": "<|eot_id|>", "llama3.2": "<|eot_id|>"}  # else the tokenizer's EOS
 
 SYS = {"role": "system", "content": "你是杭州分公司的校对助手。Answer briefly."}
 U1 = {"role": "user", "content": "把“杭分”展开成全称。"}
@@ -261,3 +261,14 @@ data:
     r = run([SLICETUNE, "data", "build", str(recipe)])
     assert r.returncode == 2
     assert "data.template" in r.stderr and "auto" in r.stderr
+
+
+def test_dated_llama3_template_takes_a_fixed_date(model_dirs, tmp_path):
+    """Llama 3.1+ writes today's date into the system header; --date (data.chat_date)
+    pins it, as transformers' date_string does."""
+    d = model_dirs["llama3.2"]
+    conv = CONVERSATIONS["multi+system"]
+    r = ours(d, conv, tmp_path, "--date", "01 Jan 2025")
+    assert r.returncode == 0, r.stderr
+    want = hf_tokenizer(d).apply_chat_template(conv, tokenize=False, date_string="01 Jan 2025")
+    assert r.stdout == want and "Today Date: 01 Jan 2025" in want
