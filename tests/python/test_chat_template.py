@@ -178,6 +178,14 @@ def test_gguf_carries_template_and_llama_cpp_tokenizes_chat_alike(name, model_di
     ids = [int(x) for x in r.stdout.split("\n")[0].split()]
     llm = llama_cpp.Llama(model_path=out, vocab_only=True, verbose=False)
     assert llm.tokenize(text.encode("utf-8"), add_bos=False, special=True) == ids
+    # llama-cpp-python renders chats with the GGUF's own template and the BOS / EOS
+    # text of the GGUF's vocabulary: the same prompt as ours.
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    fmt = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"],
+                              bos_token=llm._model.token_get_text(llm.token_bos()),
+                              eos_token=llm._model.token_get_text(llm.token_eos()))
+    gen_conv = conv[:-1]  # ends with a user turn: the prompt a server would send
+    assert fmt(messages=gen_conv).prompt == ours(d, gen_conv, tmp_path, "--add-generation-prompt").stdout
 
 
 def test_unrecognised_template_is_an_error_unless_named(model_dirs, tmp_path):
