@@ -22,6 +22,11 @@ const char* kLlama3Pattern =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const char* kQwen2Pattern =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// DeepSeek-V3 / R1: three Splits in turn (digits by three, CJK runs, then words).
+const char* kDeepseek3Patterns[] = {
+    "\\p{N}{1,3}", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
 // ByteLevel(use_regex=true): GPT-2's pattern.
 const char* kGpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
@@ -70,12 +75,14 @@ int TemplateBos(const json& pp) {
 
 }  // namespace
 
+// The pre-tokenizer's Split regexes, applied in turn: each one cuts every piece
+// the previous ones left (tokenizers' Sequence of Split, behaviour Isolated).
 struct BpeTokenizer::Regex {
-  pcre2_code* code = nullptr;
-  pcre2_match_data* md = nullptr;
+  std::vector<pcre2_code*> code;
+  std::vector<pcre2_match_data*> md;
   ~Regex() {
-    if (md) pcre2_match_data_free(md);
-    if (code) pcre2_code_free(code);
+    for (auto* m : md) pcre2_match_data_free(m);
+    for (auto* c : code) pcre2_code_free(c);
   }
 };
 
@@ -103,7 +110,7 @@ StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(const std::string& pa
     else return InvalidInput(path + ": normalizer " + norm.dump().substr(0, 80) + " is not supported (none or NFC)");
   }
   // Pre-tokenizer: Sequence[Split(regex, Isolated), ByteLevel(use_regex=false)] or ByteLevel(use_regex=true).
-  std::string pattern;
+  std::vector<std::string> patterns;
   const json& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : json();
   std::vector<json> steps;
   if (pre.is_object() && pre.value("type", "") == "Sequence") steps.assign(pre["pretokenizers"].begin(), pre["pretokenizers"].end());
@@ -111,36 +118,50 @@ StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(const std::string& pa
   bool byte_level = false;
   for (const auto& s : steps) {
     const std::string type = s.value("type", "");
-    if (type == "Split" && s.contains("pattern") && s["pattern"].contains("Regex") && pattern.empty() &&
+    if (type == "Split" && s.contains("pattern") && s["pattern"].contains("Regex") && !byte_level &&
         s.value("behavior", "") == "Isolated" && !s.value("invert", false)) {
-      pattern = s["pattern"]["Regex"].get<std::string>();
+      patterns.push_back(s["pattern"]["Regex"].get<std::string>());
     } else if (type == "ByteLevel" && !s.value("add_prefix_space", false)) {
       byte_level = true;
-      if (s.value("use_regex", true)) {
-        if (!pattern.empty()) return InvalidInput(path + ": two pre-tokenizer regexes are not supported");
-        pattern = kGpt2Pattern;
-      }
+      if (s.value("use_regex", true)) patterns.push_back(kGpt2Pattern);
     } else {
       return InvalidInput(path + ": pre_tokenizer step " + s.dump().substr(0, 120) +
                           " is not supported (expected Split(Regex, Isolated) and ByteLevel without prefix space)");
     }
   }
-  if (!byte_level || pattern.empty())
-    return InvalidInput(path + ": expected a byte-level BPE pre-tokenizer (ByteLevel, with a Split regex or its own)");
-  t->gguf_pre_ = pattern == kLlama3Pattern ? "llama-bpe" : pattern == kQwen2Pattern ? "qwen2" : pattern == kGpt2Pattern ? "gpt2" : "";
-  int err = 0;
-  PCRE2_SIZE erroff = 0;
+  if (!byte_level || patterns.empty())
+    return InvalidInput(path + ": expected a byte-level BPE pre-tokenizer (ByteLevel, with Split regexes or its own)");
+  // llama.cpp picks its split regexes by this name (llama-vocab.cpp, convert_hf_to_gguf.py).
+  // Compared with \r and \n written either as escapes or as the characters.
+  auto canon = [](std::vector<std::string> v) {
+    for (auto& p : v)
+      for (size_t i = 0; (i = p.find('\\', i)) != std::string::npos;) {
+        if (i + 1 < p.size() && (p[i + 1] == 'r' || p[i + 1] == 'n')) p.replace(i, 2, p[i + 1] == 'r' ? "\r" : "\n");
+        else i += 2;
+      }
+    return v;
+  };
+  const auto pats = canon(patterns);
+  if (pats == canon({kLlama3Pattern})) t->gguf_pre_ = "llama-bpe";
+  else if (pats == canon({kQwen2Pattern})) t->gguf_pre_ = "qwen2";
+  else if (pats == canon({kGpt2Pattern})) t->gguf_pre_ = "gpt2";
+  else if (pats == canon({kDeepseek3Patterns[0], kDeepseek3Patterns[1], kDeepseek3Patterns[2]})) t->gguf_pre_ = "deepseek-v3";
   t->regex_ = std::make_unique<Regex>();
-  t->regex_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
-                                  PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &erroff, nullptr);
-  if (!t->regex_->code) {
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(err, msg, sizeof msg);
-    return InvalidInput(path + ": pre-tokenizer regex does not compile at offset " + std::to_string(erroff) + ": " +
-                        reinterpret_cast<char*>(msg));
+  for (const auto& pattern : patterns) {
+    int err = 0;
+    PCRE2_SIZE erroff = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &erroff, nullptr);
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(err, msg, sizeof msg);
+      return InvalidInput(path + ": pre-tokenizer regex /" + pattern.substr(0, 60) + "/ does not compile at offset " +
+                          std::to_string(erroff) + ": " + reinterpret_cast<char*>(msg));
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional speed-up; falls back to the interpreter
+    t->regex_->code.push_back(code);
+    t->regex_->md.push_back(pcre2_match_data_create_from_pattern(code, nullptr));
   }
-  pcre2_jit_compile(t->regex_->code, PCRE2_JIT_COMPLETE);  // optional speed-up; falls back to the interpreter
-  t->regex_->md = pcre2_match_data_create_from_pattern(t->regex_->code, nullptr);
 
   // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest map to U+0100 onwards.
   for (int b = 0, extra = 0; b < 256; ++b) {
@@ -300,26 +321,35 @@ void BpeTokenizer::EncodeChunk(const std::string& raw, size_t base, std::vector<
       for (unsigned char c : p) off += (c & 0xc0) != 0x80;  // one mapped character per byte
     }
   };
-  PCRE2_SIZE start = 0;
-  const PCRE2_SIZE len = text.size();
-  auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  while (start < len) {
-    int rc = pcre2_match(regex_->code, subject, len, start, PCRE2_NO_UTF_CHECK, regex_->md, nullptr);
-    if (rc < 0) {  // no more matches: the rest is one isolated piece
-      word(start, len - start);
-      break;
+  // Pieces as (offset, length) in `text`, cut by each regex in turn.
+  std::vector<std::pair<size_t, size_t>> pieces = {{0, text.size()}}, next;
+  for (size_t r = 0; r < regex_->code.size(); ++r) {
+    next.clear();
+    for (const auto& [from, n] : pieces) {
+      // Each piece is matched as a string of its own, as tokenizers does.
+      auto subject = reinterpret_cast<PCRE2_SPTR>(text.data() + from);
+      PCRE2_SIZE start = 0;
+      while (start < n) {
+        int rc = pcre2_match(regex_->code[r], subject, n, start, PCRE2_NO_UTF_CHECK, regex_->md[r], nullptr);
+        if (rc < 0) {  // no more matches: the rest is one isolated piece
+          next.emplace_back(from + start, n - start);
+          break;
+        }
+        PCRE2_SIZE* ov = pcre2_get_ovector_pointer(regex_->md[r]);
+        if (ov[0] > start) next.emplace_back(from + start, ov[0] - start);
+        if (ov[1] > ov[0]) {
+          next.emplace_back(from + ov[0], ov[1] - ov[0]);
+          start = ov[1];
+        } else {  // empty match: step over one character
+          const size_t k = std::min<size_t>(Utf8Len((unsigned char)text[from + ov[0]]), n - ov[0]);
+          next.emplace_back(from + ov[0], k);
+          start = ov[0] + k;
+        }
+      }
     }
-    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(regex_->md);
-    if (ov[0] > start) word(start, ov[0] - start);
-    if (ov[1] > ov[0]) {
-      word(ov[0], ov[1] - ov[0]);
-      start = ov[1];
-    } else {  // empty match: step over one character
-      const size_t k = std::min<size_t>(Utf8Len((unsigned char)text[ov[0]]), len - ov[0]);
-      word(ov[0], k);
-      start = ov[0] + k;
-    }
+    pieces.swap(next);
   }
+  for (const auto& [from, n] : pieces) word(from, n);
 }
 
 std::vector<int> BpeTokenizer::Encode(const std::string& text) const { return EncodeWithOffsets(text, nullptr); }

@@ -1,10 +1,10 @@
-// Byte-level BPE from a Hugging Face tokenizer.json (Llama 3, Qwen2/2.5/3,
-// GPT-2 and DeepSeek-style vocabularies), following the tokenizers library's
+// Byte-level BPE from a Hugging Face tokenizer.json (Llama 3, Qwen2/2.5/3, GPT-2 and
+// DeepSeek-V3-style vocabularies), following the tokenizers library's
 // pipeline:
 //   1. added tokens (special or not) are cut out of the text first, leftmost-longest;
 //   2. normalizer: none or NFC (utf8proc);
-//   3. pre-tokenizer: the model's Split regex (PCRE2 with Unicode properties),
-//      isolated pieces, or ByteLevel's own GPT-2 regex;
+//   3. pre-tokenizer: the model's Split regexes (PCRE2 with Unicode properties),
+//      each cutting the pieces the one before left, or ByteLevel's own GPT-2 regex;
 //   4. each piece's bytes are mapped to printable characters (GPT-2's
 //      bytes_to_unicode), then merged pairwise by merge rank (or looked up whole
 //      when the model sets ignore_merges, as Llama 3 does);

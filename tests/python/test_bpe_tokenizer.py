@@ -1,7 +1,7 @@
 """Byte-level BPE (tokenizer.json): our ids equal the tokenizers library's on a
 mixed corpus, for vocabularies trained here with the real Llama 3 and Qwen2
-pre-tokenizer patterns; llama.cpp tokenizes our exported GGUF the same way; and a
-recipe runs end to end on a BPE model."""
+pre-tokenizer patterns and DeepSeek-V3's sequence of three Splits; llama.cpp
+tokenizes our exported GGUF the same way; and a recipe runs end to end on a BPE model."""
 import json
 import os
 import random
@@ -15,10 +15,16 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 
 LLAMA3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+# DeepSeek-V3 / R1: three Splits applied in turn (tokenizer.json's pre_tokenizer Sequence).
+DEEPSEEK3 = [r"\p{N}{1,3}", "[一-龥\u3040-ゟ゠-ヿ]+",
+             r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""]
 KINDS = {
     "llama3": dict(pattern=LLAMA3, specials=["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>",
                                                  "<|start_header_id|>", "<|end_header_id|>"], nfc=False,
                    ignore_merges=True, config={"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}),
+    "deepseek3": dict(pattern=DEEPSEEK3, specials=["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"], nfc=False,
+                      ignore_merges=False, config={"bos_token": "<｜begin▁of▁sentence｜>",
+                                                   "eos_token": "<｜end▁of▁sentence｜>", "add_bos_token": True}),
     "qwen2": dict(pattern=QWEN2, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], nfc=True, ignore_merges=False,
                   config={"bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}),
 }
@@ -46,15 +52,16 @@ def make_tokenizer(kind, out_dir):
     tok = Tokenizer(models.BPE(ignore_merges=k["ignore_merges"]))
     if k["nfc"]:
         tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(k["pattern"]), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    patterns = k["pattern"] if isinstance(k["pattern"], list) else [k["pattern"]]
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(p), behavior="isolated", invert=False) for p in patterns] +
+        [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=k["specials"], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     text = open(os.path.join(SRC, "recipes", "data", "smoke", "corpus.txt"), encoding="utf-8").read().split("\n")
     tok.train_from_iterator(text + mixed_lines(500), trainer)
-    if kind == "llama3":
+    if kind in ("llama3", "deepseek3"):
         bos = k["specials"][0]
         tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
     os.makedirs(out_dir, exist_ok=True)
@@ -67,7 +74,7 @@ def make_tokenizer(kind, out_dir):
 def make_model(kind, out_dir, vocab):
     import torch
     import transformers
-    cls = transformers.LlamaConfig if kind == "llama3" else transformers.Qwen2Config
+    cls = transformers.LlamaConfig if kind in ("llama3", "deepseek3") else transformers.Qwen2Config
     cfg = cls(vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=1, num_attention_heads=4,
               num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False)
     torch.manual_seed(0)
