@@ -25,7 +25,7 @@ Status EnsureShards(const std::string& recipe, const std::vector<std::string>& o
 }
 
 void AddData(CLI::App& app, Status* result) {
-  auto* data = app.add_subcommand("data", "Corpus stages: build shards from a recipe's sources, inspect them");
+  auto* data = app.add_subcommand("data", "Corpus stages: build shards from a recipe's sources, inspect them, or run one stage as a filter");
   data->require_subcommand(1);
   auto* build = data->add_subcommand("build", "Read the recipe's sources, tokenize, pack and write HDF5 shards + manifest");
   struct Opts {
@@ -53,6 +53,7 @@ void AddData(CLI::App& app, Status* result) {
     if (text.ok()) std::fputs(text->c_str(), stdout);
     *result = text.status();
   });
+  AddDataFilters(data, result);
 }
 
 }  // namespace st::cli

@@ -1,6 +1,7 @@
 #include "core/hash.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstdio>
 #include <memory>
@@ -47,6 +48,13 @@ StatusOr<std::string> Sha256File(const std::string& path) {
   unsigned n = 0;
   EVP_DigestFinal_ex(ctx.get(), d, &n);
   return Hex(d, n);
+}
+
+std::string HmacSha256(std::string_view key, std::string_view message) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  HMAC(EVP_sha256(), key.data(), (int)key.size(), reinterpret_cast<const unsigned char*>(message.data()), message.size(), d, &n);
+  return std::string(reinterpret_cast<char*>(d), n);
 }
 
 }  // namespace st

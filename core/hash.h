@@ -1,4 +1,4 @@
-// SHA-256 of bytes and files (OpenSSL's EVP), hex-encoded. Used for shard and
+// SHA-256 of bytes and files (OpenSSL's EVP), hex-encoded; HMAC-SHA256. Used for shard and
 // manifest checksums, tokenizer hashes and recipe hashes.
 #pragma once
 
@@ -11,5 +11,7 @@ namespace st {
 
 std::string Sha256Hex(std::string_view bytes);
 StatusOr<std::string> Sha256File(const std::string& path);
+// HMAC-SHA256(key, message): 32 raw bytes (keyed pseudonyms in de-identification).
+std::string HmacSha256(std::string_view key, std::string_view message);
 
 }  // namespace st

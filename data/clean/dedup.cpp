@@ -1,0 +1,175 @@
+#include "data/clean/dedup.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <numeric>
+#include <thread>
+#include <unordered_map>
+
+namespace st::data {
+namespace {
+
+uint64_t SplitMix(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Multiply-shift hash functions h_i(x) = (a_i * x + b_i) >> 32 (a_i odd), one per
+// permutation, drawn from the seed.
+struct Perms {
+  std::vector<uint64_t> a, b;
+  Perms(int n, uint64_t seed) {
+    uint64_t s = seed;
+    for (int i = 0; i < n; ++i) {
+      a.push_back(SplitMix(s) | 1);
+      b.push_back(SplitMix(s));
+    }
+  }
+};
+
+const Perms& PermsFor(int n, uint64_t seed) {
+  thread_local std::vector<std::pair<std::pair<int, uint64_t>, Perms>> cache;
+  for (const auto& [k, p] : cache)
+    if (k.first == n && k.second == seed) return p;
+  cache.emplace_back(std::make_pair(n, seed), Perms(n, seed));
+  return cache.back().second;
+}
+
+struct UnionFind {
+  std::vector<int64_t> parent;
+  explicit UnionFind(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int64_t Find(int64_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void Union(int64_t a, int64_t b) {
+    a = Find(a);
+    b = Find(b);
+    if (a == b) return;
+    if (b < a) std::swap(a, b);
+    parent[b] = a;  // the root is always the lowest index: the document kept
+  }
+};
+
+}  // namespace
+
+Status ValidateDedupOptions(const DedupOptions& o) {
+  if (o.ngram < 1 || o.ngram > 64) return InvalidInput("dedup.ngram: expected 1..64, found " + std::to_string(o.ngram));
+  if (o.num_perm < 1 || o.num_perm > 4096) return InvalidInput("dedup.num_perm: expected 1..4096");
+  if (o.bands < 1 || o.num_perm % o.bands != 0)
+    return InvalidInput("dedup.bands: expected a divisor of num_perm (" + std::to_string(o.num_perm) + "), found " +
+                        std::to_string(o.bands));
+  if (!(o.threshold > 0 && o.threshold <= 1)) return InvalidInput("dedup.threshold: expected a number in (0, 1]");
+  return Status::Ok();
+}
+
+DocSignature Sign(const std::string& text, const DedupOptions& o) {
+  DocSignature sig;
+  XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
+  sig.exact_hi = h.high64;
+  sig.exact_lo = h.low64;
+  if (!o.near) return sig;
+  // Start offsets of the code points.
+  std::vector<uint32_t> starts;
+  starts.reserve(text.size());
+  for (uint32_t i = 0; i < text.size(); ++i)
+    if (((unsigned char)text[i] & 0xC0) != 0x80) starts.push_back(i);
+  const size_t n = starts.size();
+  if (n < (size_t)o.ngram) return sig;
+  const Perms& p = PermsFor(o.num_perm, o.seed);
+  sig.minhash.assign(o.num_perm, UINT32_MAX);
+  std::vector<uint64_t> shingles;
+  shingles.reserve(n - o.ngram + 1);
+  for (size_t i = 0; i + o.ngram <= n; ++i) {
+    const uint32_t b = starts[i], e = i + o.ngram < n ? starts[i + o.ngram] : (uint32_t)text.size();
+    shingles.push_back(XXH3_64bits(text.data() + b, e - b));
+  }
+  std::sort(shingles.begin(), shingles.end());
+  shingles.erase(std::unique(shingles.begin(), shingles.end()), shingles.end());
+  uint32_t* m = sig.minhash.data();
+  for (int k = 0; k < o.num_perm; ++k) {
+    const uint64_t a = p.a[k], c = p.b[k];
+    uint32_t best = UINT32_MAX;
+    for (uint64_t x : shingles) best = std::min(best, (uint32_t)((a * x + c) >> 32));
+    m[k] = best;
+  }
+  return sig;
+}
+
+DedupResult ResolveDuplicates(const std::vector<DocSignature>& sigs, const DedupOptions& o) {
+  const size_t n = sigs.size();
+  DedupResult r;
+  r.keep.assign(n, 1);
+  UnionFind uf(n);
+  std::vector<uint8_t> exact_dup(n, 0);
+  if (o.exact) {
+    std::unordered_map<uint64_t, std::vector<int64_t>> first;  // hi -> indices with that hi
+    for (size_t i = 0; i < n; ++i) {
+      auto& v = first[sigs[i].exact_hi];
+      bool dup = false;
+      for (int64_t j : v)
+        if (sigs[j].exact_lo == sigs[i].exact_lo) {
+          uf.Union(j, (int64_t)i);
+          dup = true;
+          break;
+        }
+      if (dup) exact_dup[i] = 1;
+      else v.push_back((int64_t)i);
+    }
+  }
+  if (o.near) {
+    const int rows = o.num_perm / o.bands;
+    auto similar = [&](size_t a, size_t b) {
+      const auto& x = sigs[a].minhash;
+      const auto& y = sigs[b].minhash;
+      int same = 0;
+      for (int k = 0; k < o.num_perm; ++k) same += x[k] == y[k];
+      return same >= o.threshold * o.num_perm - 1e-9;
+    };
+    for (int band = 0; band < o.bands; ++band) {
+      // Band hash -> earlier documents in that bucket; each new one is checked
+      // against them (at most kMaxCompare: a huge bucket is one cluster already).
+      constexpr size_t kMaxCompare = 64;
+      std::unordered_map<uint64_t, std::vector<int64_t>> bucket;
+      bucket.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        if (sigs[i].minhash.empty() || exact_dup[i]) continue;
+        const uint64_t key = XXH3_64bits(sigs[i].minhash.data() + band * rows, rows * sizeof(uint32_t));
+        auto& members = bucket[key];
+        for (size_t k = 0; k < members.size() && k < kMaxCompare; ++k)
+          if (uf.Find(members[k]) != uf.Find((int64_t)i) && similar(members[k], i)) uf.Union(members[k], (int64_t)i);
+        members.push_back((int64_t)i);
+      }
+    }
+  }
+  std::unordered_map<int64_t, size_t> cluster_of;  // root -> index in r.clusters
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t root = uf.Find((int64_t)i);
+    if (root == (int64_t)i) continue;
+    r.keep[i] = 0;
+    (exact_dup[i] ? r.exact_removed : r.near_removed)++;
+    auto [it, inserted] = cluster_of.emplace(root, r.clusters.size());
+    if (inserted) r.clusters.push_back({root, {}, true});
+    DupCluster& c = r.clusters[it->second];
+    c.removed.push_back((int64_t)i);
+    c.exact = c.exact && exact_dup[i];
+  }
+  return r;
+}
+
+DedupResult Deduplicate(const std::vector<std::string>& texts, const DedupOptions& o, int threads) {
+  std::vector<DocSignature> sigs(texts.size());
+  threads = std::max(1, std::min<int>(threads, (int)texts.size()));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < texts.size(); i += threads) sigs[i] = Sign(texts[i], o);
+    });
+  for (auto& th : pool) th.join();
+  return ResolveDuplicates(sigs, o);
+}
+
+}  // namespace st::data

@@ -1,0 +1,136 @@
+// Corpus cleaning stages: decoding, normalization, duplicate removal and the
+// de-identification validators (the labelled-set evaluation is tests/python/test_deid.py).
+#include <gtest/gtest.h>
+
+#include "data/clean/decode.h"
+#include "data/clean/dedup.h"
+#include "data/clean/deid.h"
+#include "data/clean/normalize.h"
+
+namespace st::data {
+namespace {
+
+const std::string kZhongwen = "中文测试";  // UTF-8
+
+TEST(Decode, DetectsAndConvertsGbkUtf16AndBom) {
+  DecodeStats st;
+  auto gbk = DecodeToUtf8("\xd6\xd0\xce\xc4\xb2\xe2\xca\xd4", "auto", &st);
+  ASSERT_TRUE(gbk.ok());
+  EXPECT_EQ(*gbk, kZhongwen);
+  EXPECT_EQ(st.encoding, "gb18030");
+  EXPECT_EQ(st.invalid_bytes, 0);
+  // UTF-16LE with a BOM, and without one (detected by its zero bytes).
+  const std::string le("\xff\xfe" "A\0B\0-\0\x2d\x4e", 10);  // "AB-中"
+  auto a = DecodeToUtf8(le, "auto", &st);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, "AB-中");
+  EXPECT_EQ(st.encoding, "utf-16le (bom)");
+  auto b = DecodeToUtf8(le.substr(2), "auto", &st);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, "AB-中");
+  EXPECT_EQ(st.encoding, "utf-16le");
+  auto c = DecodeToUtf8("\xEF\xBB\xBF" + kZhongwen, "auto", &st);
+  EXPECT_EQ(*c, kZhongwen);
+  EXPECT_EQ(st.encoding, "utf-8 (bom)");
+}
+
+TEST(Decode, InvalidBytesAreReplacedAndCounted) {
+  DecodeStats st;
+  auto out = DecodeToUtf8("ok\xff\xfe" "fine", "utf-8", &st);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "ok\xEF\xBF\xBD\xEF\xBF\xBD" "fine");
+  EXPECT_EQ(st.invalid_bytes, 2);
+  EXPECT_EQ(st.first_invalid, 2);
+  EXPECT_FALSE(CanonicalEncoding("latin-9").ok());
+}
+
+TEST(Decode, SequencesSplitAcrossFeedsSurvive) {
+  // GB18030 text fed one byte at a time after a 4 KiB ASCII start (for detection).
+  std::string bytes(5000, 'a');
+  bytes += "\xd6\xd0\xce\xc4";
+  auto d = Decoder::Create("gb18030");
+  ASSERT_TRUE(d.ok());
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); ++i) ASSERT_TRUE(d->Feed(bytes.substr(i, 1), i + 1 == bytes.size(), &out).ok());
+  EXPECT_EQ(out, std::string(5000, 'a') + "中文");
+  EXPECT_EQ(d->stats().invalid_bytes, 0);
+  EXPECT_EQ(d->stats().bytes_in, (int64_t)bytes.size());
+}
+
+TEST(Normalize, KeepsChinesePunctuationAndFixesWidthControlsWhitespace) {
+  auto n = Normalizer::Create(NormalizeOptions{});
+  ASSERT_TRUE(n.ok());
+  NormalizeStats st;
+  // Full-width letters/digits to ASCII; ，。！ kept; zero-width and control dropped;
+  // CR LF to LF; runs of spaces inside a line to one; indentation kept; e + combining acute to é.
+  const std::string in = "  Ｈｅｌｌｏ１２３，你好。！\xE2\x80\x8B\x07  x\te\xCC\x81   \r\nnext\n\n\n\nend";
+  EXPECT_EQ(n->Apply(in, &st), "  Hello123，你好。！ x \xC3\xA9\nnext\n\nend");
+  EXPECT_EQ(st.documents_changed, 1);
+  EXPECT_EQ(st.fullwidth, 8);
+  EXPECT_GT(st.controls, 0);
+  NormalizeOptions all;
+  all.fullwidth_punct = true;
+  all.ideographic_space = true;
+  auto n2 = Normalizer::Create(all);
+  EXPECT_EQ(n2->Apply("（注意）：好！\xE3\x80\x80。", nullptr), "(注意):好! 。");
+}
+
+TEST(Normalize, TraditionalToSimplified) {
+  NormalizeOptions o;
+  o.t2s = true;
+  auto n = Normalizer::Create(o);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  NormalizeStats st;
+  EXPECT_EQ(n->Apply("杭州分公司的寬頻業務", &st), "杭州分公司的宽频业务");
+  EXPECT_EQ(st.t2s, 4);
+}
+
+TEST(Dedup, ExactAndNearDuplicatesKeepTheFirst) {
+  const std::string para =
+      "杭州分公司本月宽带新增用户三百二十户，流失用户四十户，净增二百八十户。"
+      "其中光纤入户占九成以上，政企专线新签合同十二份，合同金额较上月增长百分之十五。"
+      "下月重点是老旧小区改造和校园套餐推广，请各营业厅按计划落实。";
+  std::string near = para;
+  near.replace(near.find("十二份"), std::string("十二份").size(), "十三份");
+  std::vector<std::string> docs = {
+      para,
+      "完全不同的一段文字，讲的是宁波分公司的话费账单和催缴流程，以及客户投诉的处理时限。",
+      para,  // exact copy of 0
+      near,  // one character changed: near copy of 0
+      "短",  // shorter than a shingle
+  };
+  DedupOptions o;
+  auto r = Deduplicate(docs, o, 2);
+  EXPECT_EQ(r.keep, (std::vector<uint8_t>{1, 1, 0, 0, 1}));
+  EXPECT_EQ(r.exact_removed, 1);
+  EXPECT_EQ(r.near_removed, 1);
+  ASSERT_EQ(r.clusters.size(), 1u);
+  EXPECT_EQ(r.clusters[0].kept, 0);
+  EXPECT_EQ(r.clusters[0].removed, (std::vector<int64_t>{2, 3}));
+  // Deterministic, and the same with one thread.
+  EXPECT_EQ(Deduplicate(docs, o, 1).keep, r.keep);
+  o.bands = 7;
+  EXPECT_FALSE(ValidateDedupOptions(o).ok());
+}
+
+TEST(Deid, Validators) {
+  EXPECT_TRUE(ValidResidentId("11010519491231002X"));
+  EXPECT_FALSE(ValidResidentId("110105194912310021"));  // wrong check character
+  EXPECT_FALSE(ValidResidentId("110105194913310026"));  // month 13
+  EXPECT_EQ(ResidentIdCheck("11010519491231002"), 'X');
+  EXPECT_TRUE(LuhnValid("4111111111111111"));
+  EXPECT_FALSE(LuhnValid("4111111111111112"));
+  EXPECT_EQ(LuhnCheckDigit("411111111111111"), '1');
+}
+
+TEST(Deid, PlaceholdersAndNoOverlaps) {
+  auto d = Deidentifier::Create(DeidOptions{});
+  ASSERT_TRUE(d.ok());
+  DeidStats st;
+  EXPECT_EQ(d->Apply("13800138000@139.com 与 13800138000", &st), "<EMAIL> 与 <PHONE>");
+  EXPECT_EQ(st.found[static_cast<int>(PiiType::kEmail)], 1);
+  EXPECT_EQ(d->Apply("客服10086，订单2026011234567", nullptr), "客服10086，订单2026011234567");
+}
+
+}  // namespace
+}  // namespace st::data
