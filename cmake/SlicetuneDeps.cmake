@@ -7,6 +7,8 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)      # Unicode-awar
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)  # NFC normalization
 pkg_check_modules(OPENCC REQUIRED IMPORTED_TARGET opencc)         # traditional -> simplified Chinese
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)      # dedup hashes
+find_library(CSV_LIB csv REQUIRED)                                # libcsv: .csv / .tsv sources (no .pc file)
+find_path(CSV_INCLUDE csv.h REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)

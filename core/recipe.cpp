@@ -86,6 +86,89 @@ class Reader {
   std::string file_;
 };
 
+// A stage given as `true` / `false` or as a mapping of its options.
+StatusOr<bool> StageOn(const Reader& rd, const YAML::Node& n, const std::string& key) {
+  if (n.IsMap()) return true;
+  if (n.IsScalar()) {
+    try {
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+    }
+  }
+  return rd.Error(n, key, "expected true, false or a mapping of options");
+}
+
+Status ParseClean(const Reader& rd, const YAML::Node& c, CleanSpec* s) {
+  ST_RETURN_IF_ERROR(rd.CheckKeys(c, "data.clean", {"normalize", "filters", "deid", "dedup"}));
+  if (YAML::Node n = c["normalize"]) {
+    ST_ASSIGN_OR_RETURN(s->normalize, StageOn(rd, n, "data.clean.normalize"));
+    if (n.IsMap()) {
+      const std::string k = "data.clean.normalize";
+      ST_RETURN_IF_ERROR(rd.CheckKeys(n, k, {"nfc", "fullwidth_ascii", "fullwidth_punct", "ideographic_space", "controls", "whitespace", "t2s"}));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "nfc", &s->nfc, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "fullwidth_ascii", &s->fullwidth_ascii, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "fullwidth_punct", &s->fullwidth_punct, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "ideographic_space", &s->ideographic_space, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "controls", &s->controls, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "whitespace", &s->whitespace, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "t2s", &s->t2s, "true or false"));
+    }
+  }
+  if (YAML::Node n = c["filters"]) {
+    ST_ASSIGN_OR_RETURN(s->filter, StageOn(rd, n, "data.clean.filters"));
+    if (n.IsMap()) {
+      const std::string k = "data.clean.filters";
+      ST_RETURN_IF_ERROR(rd.CheckKeys(n, k, {"min_chars", "max_chars", "max_dup_line_ratio", "max_dup_ngram_ratio", "min_text_ratio"}));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "min_chars", &s->min_chars, "an integer"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "max_chars", &s->max_chars, "an integer (0: no limit)"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "max_dup_line_ratio", &s->max_dup_line_ratio, "a number in [0, 1]"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "max_dup_ngram_ratio", &s->max_dup_ngram_ratio, "a number in [0, 1]"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "min_text_ratio", &s->min_text_ratio, "a number in [0, 1]"));
+      ST_RETURN_IF_ERROR(rd.Range<double>(n, k + ".max_dup_line_ratio", s->max_dup_line_ratio, 0, 1));
+      ST_RETURN_IF_ERROR(rd.Range<double>(n, k + ".max_dup_ngram_ratio", s->max_dup_ngram_ratio, 0, 1));
+      ST_RETURN_IF_ERROR(rd.Range<double>(n, k + ".min_text_ratio", s->min_text_ratio, 0, 1));
+    }
+  }
+  if (YAML::Node n = c["deid"]) {
+    ST_ASSIGN_OR_RETURN(s->deid, StageOn(rd, n, "data.clean.deid"));
+    if (n.IsMap()) {
+      const std::string k = "data.clean.deid";
+      ST_RETURN_IF_ERROR(rd.CheckKeys(n, k, {"policy", "types", "allow", "key_file"}));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "policy", &s->deid_policy, "keep | placeholder | pseudonym"));
+      ST_RETURN_IF_ERROR(rd.OneOf(n, k + ".policy", s->deid_policy, {"keep", "placeholder", "pseudonym"}));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "allow", &s->deid_allow, "a file of values never touched"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "key_file", &s->deid_key_file, "a file holding the pseudonym key"));
+      if (YAML::Node t = n["types"]) {
+        if (!t.IsMap()) return rd.Error(t, k + ".types", "expected a mapping TYPE: policy, e.g. {EMAIL: keep}");
+        for (auto it = t.begin(); it != t.end(); ++it) {
+          const std::string pol = it->second.IsScalar() ? it->second.Scalar() : "";
+          ST_RETURN_IF_ERROR(rd.OneOf(it->second, k + ".types." + it->first.Scalar(), pol, {"keep", "placeholder", "pseudonym"}));
+          s->deid_types.emplace_back(it->first.Scalar(), pol);
+        }
+      }
+    }
+  }
+  if (YAML::Node n = c["dedup"]) {
+    ST_ASSIGN_OR_RETURN(s->dedup, StageOn(rd, n, "data.clean.dedup"));
+    if (n.IsMap()) {
+      const std::string k = "data.clean.dedup";
+      ST_RETURN_IF_ERROR(rd.CheckKeys(n, k, {"exact", "near", "near_threshold", "ngram", "num_perm", "bands"}));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "exact", &s->dedup_exact, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "near", &s->dedup_near, "true or false"));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "near_threshold", &s->near_threshold, "a number in (0, 1]"));
+      ST_RETURN_IF_ERROR(rd.Range<double>(n, k + ".near_threshold", s->near_threshold, 0.01, 1.0));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "ngram", &s->ngram, "an integer"));
+      ST_RETURN_IF_ERROR(rd.Range<int64_t>(n, k + ".ngram", s->ngram, 1, 64));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "num_perm", &s->num_perm, "an integer"));
+      ST_RETURN_IF_ERROR(rd.Range<int64_t>(n, k + ".num_perm", s->num_perm, 1, 4096));
+      ST_RETURN_IF_ERROR(rd.Get(n, k, "bands", &s->bands, "an integer dividing num_perm"));
+      if (s->bands < 1 || s->num_perm % s->bands != 0)
+        return rd.Error(n, k + ".bands", "expected a divisor of num_perm (" + std::to_string(s->num_perm) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyOverride(YAML::Node root, const std::string& ov, const std::string& where) {
   auto eq = ov.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -141,15 +224,18 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 
   YAML::Node data = root["data"];
   if (!data) return rd.Error(root, "data", "missing required section (sources, seq_len, ...)");
-  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on", "chat_date"}));
+  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on", "chat_date", "clean"}));
   YAML::Node sources = data["sources"];
   if (!sources || !sources.IsSequence() || sources.size() == 0)
     return rd.Error(sources ? sources : data, "data.sources", "expected a non-empty list of {path, format}");
   for (size_t i = 0; i < sources.size(); ++i) {
     const YAML::Node& s = sources[i];
     std::string p = "data.sources[" + std::to_string(i) + "]";
-    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields"}));
+    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields", "encoding"}));
     SourceSpec src;
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "encoding", &src.encoding, "auto | utf-8 | gb18030 | gbk | utf-16 | utf-16le | utf-16be"));
+    ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".encoding", src.encoding,
+                                {"auto", "utf-8", "utf8", "gb18030", "gbk", "gb2312", "utf-16", "utf-16le", "utf-16be"}));
     ST_RETURN_IF_ERROR(rd.Get(s, p, "path", &src.path, "a file path", true));
     ST_RETURN_IF_ERROR(rd.Get(s, p, "format", &src.format, "text | instruction | chat"));
     ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".format", src.format, {"text", "instruction", "chat"}));
@@ -174,6 +260,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   ST_RETURN_IF_ERROR(rd.OneOf(data, "data.template", r.data.template_name, {"none", "auto", "chatml", "llama3", "llama2", "mistral"}));
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "loss_on", &r.data.loss_on, "response | all"));
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "chat_date", &r.data.chat_date, "a date as the template writes it (26 Jul 2024)"));
+  if (YAML::Node c = data["clean"]) ST_RETURN_IF_ERROR(ParseClean(rd, c, &r.data.clean));
   ST_RETURN_IF_ERROR(rd.OneOf(data, "data.loss_on", r.data.loss_on, {"response", "all"}));
   for (size_t i = 0; i < r.data.sources.size(); ++i)
     if (r.data.sources[i].format == "chat" && r.data.template_name == "none")

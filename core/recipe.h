@@ -24,6 +24,26 @@ struct SourceSpec {
   std::string response_field = "response";
   std::string system_field = "system";
   std::string messages_field = "messages";
+  std::string encoding = "auto";  // auto | utf-8 | gb18030 (gbk) | utf-16 | utf-16le | utf-16be
+};
+
+// data.clean: the cleaning stages, in pipeline order (data/clean/*.h say what each does).
+// Absent: text is only decoded. A stage runs when its key is present (and not false).
+struct CleanSpec {
+  bool normalize = false;
+  bool nfc = true, fullwidth_ascii = true, fullwidth_punct = false, ideographic_space = false, controls = true,
+       whitespace = true, t2s = false;
+  bool filter = false;
+  int64_t min_chars = 1, max_chars = 0;
+  double max_dup_line_ratio = 0, max_dup_ngram_ratio = 0, min_text_ratio = 0;
+  bool deid = false;
+  std::string deid_policy = "placeholder";
+  std::vector<std::pair<std::string, std::string>> deid_types;  // TYPE -> policy
+  std::string deid_allow, deid_key_file;
+  bool dedup = false;
+  bool dedup_exact = true, dedup_near = true;
+  double near_threshold = 0.8;
+  int64_t ngram = 5, num_perm = 128, bands = 16;
 };
 
 struct DataSpec {
@@ -35,7 +55,8 @@ struct DataSpec {
   // or a family (chatml, llama3, llama2, mistral) when the model has none.
   std::string template_name = "none";
   std::string chat_date;  // the date dated Llama 3.x templates write ("" = today, as transformers)
-  std::string loss_on = "response";  // response: prompt tokens masked from the loss; all
+  std::string loss_on = "response";
+  CleanSpec clean;  // response: prompt tokens masked from the loss; all
 };
 
 struct LoraSpec {

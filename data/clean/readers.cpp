@@ -1,15 +1,18 @@
 #include "data/clean/readers.h"
 
+#include <csv.h>
+#include <glob.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/file_io.h"
-#include "core/json_io.h"
 
 namespace st::data {
 namespace {
 
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 bool EndsWith(const std::string& s, const std::string& suf) {
@@ -21,10 +24,151 @@ std::string Trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-StatusOr<std::string> Field(const json& j, const std::string& name, const std::string& where) {
-  if (!j.contains(name)) return InvalidInput(where + ": missing field '" + name + "' (set data.sources[].fields to name it)");
-  if (!j[name].is_string()) return InvalidInput(where + ": field '" + name + "': expected a string, found " + std::string(j[name].type_name()));
-  return j[name].get<std::string>();
+bool Readable(const std::string& p) {
+  return EndsWith(p, ".txt") || EndsWith(p, ".jsonl") || EndsWith(p, ".json") || EndsWith(p, ".csv") || EndsWith(p, ".tsv");
+}
+
+// A string field of a JSON object, or the reason it is not there.
+std::string Field(const json& j, const std::string& name, std::string* out) {
+  if (!j.contains(name)) return "missing field '" + name + "' (set data.sources[].fields to name it)";
+  if (!j[name].is_string()) return "field '" + name + "': expected a string, found " + std::string(j[name].type_name());
+  *out = j[name].get<std::string>();
+  return "";
+}
+
+void ReadText(const std::string& path, const std::string& text, SourceRead* out) {
+  size_t lineno = 0, start = 1, pos = 0;
+  std::string cur;
+  auto flush = [&] {
+    std::string t = Trim(cur);
+    if (!t.empty()) {
+      Document d;
+      d.response = t;
+      d.source = path + ":" + std::to_string(start);
+      out->docs.push_back(std::move(d));
+    }
+    cur.clear();
+  };
+  while (pos < text.size()) {
+    size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    std::string line = text.substr(pos, e - pos);
+    pos = e + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (Trim(line).empty()) {
+      flush();
+      start = lineno + 1;
+    } else {
+      if (cur.empty()) start = lineno;
+      cur += (cur.empty() ? "" : "\n") + line;
+    }
+  }
+  flush();
+}
+
+// One record (a JSON object or a CSV row as column -> value) to a document, or an issue.
+std::string ToDocument(const SourceSpec& src, const json& j, const std::string& where, Document* d) {
+  d->source = where;
+  if (src.format == "text") return Field(j, src.text_field, &d->response);
+  if (src.format == "chat") {
+    StatusOr<std::vector<ChatMessage>> m = InvalidInput("");
+    if (j.contains(src.messages_field)) m = ParseChatMessages(j[src.messages_field].dump(), where + ": " + src.messages_field);
+    else if (j.contains("conversations")) m = ParseChatMessages(json{{"conversations", j["conversations"]}}.dump(), where);
+    else return "missing field '" + src.messages_field + "' (or sharegpt 'conversations'); set data.sources[].fields.messages";
+    if (!m.ok()) return m.status().message().substr(m.status().message().find(": ") + 2);
+    if (m->empty()) return "empty conversation";
+    d->messages = std::move(*m);
+    return "";
+  }
+  if (j.contains(src.system_field) && !j[src.system_field].is_null()) {
+    if (std::string e = Field(j, src.system_field, &d->system); !e.empty()) return e;
+  }
+  if (std::string e = Field(j, src.prompt_field, &d->prompt); !e.empty()) return e;
+  return Field(j, src.response_field, &d->response);
+}
+
+void ReadJsonl(const SourceSpec& src, const std::string& path, const std::string& text, SourceRead* out) {
+  size_t lineno = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    const std::string line = text.substr(pos, e - pos);
+    pos = e + 1;
+    ++lineno;
+    if (Trim(line).empty()) continue;
+    const std::string where = path + ":" + std::to_string(lineno);
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      out->issues.push_back({where, "not valid JSON"});
+      continue;
+    }
+    if (!j.is_object()) {
+      out->issues.push_back({where, "expected a JSON object per line, found " + std::string(j.type_name())});
+      continue;
+    }
+    Document d;
+    if (std::string err = ToDocument(src, j, where, &d); !err.empty()) {
+      out->issues.push_back({where, err});
+      continue;
+    }
+    out->docs.push_back(std::move(d));
+  }
+}
+
+// CSV / TSV with a header row (libcsv, RFC 4180 quoting).
+struct CsvState {
+  std::vector<std::string> row, header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+Status ReadCsv(const SourceSpec& src, const std::string& path, const std::string& text, bool tsv, SourceRead* out) {
+  if (src.format == "chat") return InvalidInput(path + ": chat sources are .jsonl (one conversation per line)");
+  csv_parser p;
+  if (csv_init(&p, CSV_APPEND_NULL) != 0) return RuntimeError("libcsv: cannot initialise a parser");
+  if (tsv) csv_set_delim(&p, '\t');
+  CsvState st;
+  auto field = [](void* s, size_t len, void* data) {
+    static_cast<CsvState*>(data)->row.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
+  };
+  auto end_row = [](int, void* data) {
+    auto* st = static_cast<CsvState*>(data);
+    st->rows.push_back(std::move(st->row));
+    st->row.clear();
+  };
+  csv_parse(&p, text.data(), text.size(), field, end_row, &st);
+  csv_fini(&p, field, end_row, &st);
+  csv_free(&p);
+  if (st.rows.empty()) return Status::Ok();
+  st.header = st.rows[0];
+  if (!st.header.empty() && st.header[0].rfind("\xEF\xBB\xBF", 0) == 0) st.header[0] = st.header[0].substr(3);
+  std::vector<std::string> need = src.format == "text" ? std::vector<std::string>{src.text_field}
+                                                       : std::vector<std::string>{src.prompt_field, src.response_field};
+  for (const auto& n : need)
+    if (std::find(st.header.begin(), st.header.end(), n) == st.header.end()) {
+      std::string cols;
+      for (const auto& h : st.header) cols += (cols.empty() ? "" : ", ") + h;
+      return InvalidInput(path + ":1: the header has no column '" + n + "' (columns: " + cols +
+                          "); set data.sources[].fields to name it");
+    }
+  for (size_t r = 1; r < st.rows.size(); ++r) {
+    const std::string where = path + ":row " + std::to_string(r + 1);
+    const auto& row = st.rows[r];
+    if (row.size() == 1 && row[0].empty()) continue;  // blank line
+    if (row.size() != st.header.size()) {
+      out->issues.push_back({where, std::to_string(row.size()) + " columns, the header has " + std::to_string(st.header.size())});
+      continue;
+    }
+    json j = json::object();
+    for (size_t c = 0; c < row.size(); ++c) j[st.header[c]] = row[c];
+    Document d;
+    if (std::string err = ToDocument(src, j, where, &d); !err.empty()) {
+      out->issues.push_back({where, err});
+      continue;
+    }
+    out->docs.push_back(std::move(d));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -48,76 +192,56 @@ size_t FindInvalidUtf8(const std::string& s) {
   return std::string::npos;
 }
 
-StatusOr<std::vector<Document>> ReadSource(const SourceSpec& src) {
-  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(src.path));
-  if (size_t bad = FindInvalidUtf8(text); bad != std::string::npos) {
-    size_t line = 1 + std::count(text.begin(), text.begin() + bad, '\n');
-    return InvalidInput(src.path + ":" + std::to_string(line) + ": not valid UTF-8 at byte " + std::to_string(bad) +
-                        "; convert the file to UTF-8 first (e.g. iconv -f GB18030 -t UTF-8)");
+StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path) {
+  std::vector<std::string> files;
+  if (path.find_first_of("*?[") != std::string::npos) {
+    glob_t g{};
+    const int rc = glob(path.c_str(), 0, nullptr, &g);
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; ++i)
+      if (fs::is_regular_file(g.gl_pathv[i])) files.push_back(g.gl_pathv[i]);
+    globfree(&g);
+    if (files.empty()) return InvalidInput(path + ": the pattern matches no files");
+  } else if (fs::is_directory(path)) {
+    for (const auto& e : fs::recursive_directory_iterator(path))
+      if (e.is_regular_file() && Readable(e.path().string())) files.push_back(e.path().string());
+    if (files.empty()) return InvalidInput(path + ": the directory holds no .txt, .jsonl, .csv or .tsv files");
+  } else {
+    if (!PathExists(path)) return InvalidInput(path + ": file not found");
+    files.push_back(path);
   }
-  std::vector<Document> docs;
-  const bool jsonl = EndsWith(src.path, ".jsonl") || EndsWith(src.path, ".json");
-  if (src.format == "text" && !jsonl) {
-    std::istringstream in(text);
-    std::string line, cur;
-    size_t lineno = 0, start = 1;
-    auto flush = [&] {
-      std::string t = Trim(cur);
-      if (!t.empty()) {
-        Document d;
-        d.response = t;
-        d.source = src.path + ":" + std::to_string(start);
-        docs.push_back(std::move(d));
-      }
-      cur.clear();
-    };
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (Trim(line).empty()) {
-        flush();
-        start = lineno + 1;
-      } else {
-        if (cur.empty()) start = lineno;
-        cur += (cur.empty() ? "" : "\n") + line;
-      }
-    }
-    flush();
-    return docs;
-  }
-  if (!jsonl) return InvalidInput(src.path + ": format '" + src.format + "' expects a .jsonl file");
-  std::istringstream in(text);
-  std::string line;
-  size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (Trim(line).empty()) continue;
-    const std::string where = src.path + ":" + std::to_string(lineno);
-    ST_ASSIGN_OR_RETURN(json j, ParseJson(line, where));
-    if (!j.is_object()) return InvalidInput(where + ": expected a JSON object per line");
-    Document d;
-    d.source = where;
-    if (src.format == "text") {
-      ST_ASSIGN_OR_RETURN(d.response, Field(j, src.text_field, where));
-    } else if (src.format == "chat") {
-      if (j.contains(src.messages_field)) {
-        ST_ASSIGN_OR_RETURN(d.messages, ParseChatMessages(j[src.messages_field].dump(), where + ": " + src.messages_field));
-      } else if (j.contains("conversations")) {
-        ST_ASSIGN_OR_RETURN(d.messages, ParseChatMessages(json{{"conversations", j["conversations"]}}.dump(), where));
-      } else {
-        return InvalidInput(where + ": missing field '" + src.messages_field +
-                            "' (or sharegpt 'conversations'); set data.sources[].fields.messages to name it");
-      }
-      if (d.messages.empty()) return InvalidInput(where + ": empty conversation");
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+StatusOr<SourceRead> ReadSource(const SourceSpec& src) {
+  SourceRead out;
+  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
+  for (const auto& path : files) {
+    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+    FileRead fr;
+    fr.path = path;
+    ST_ASSIGN_OR_RETURN(std::string text, DecodeToUtf8(bytes, src.encoding, &fr.decode));
+    if (fr.decode.invalid_bytes > 0)
+      out.issues.push_back({path + ":byte " + std::to_string(fr.decode.first_invalid),
+                            std::to_string(fr.decode.invalid_bytes) + " bytes not valid " + fr.decode.encoding +
+                                ", replaced with U+FFFD (set data.sources[].encoding if the guess is wrong)"});
+    const size_t before = out.docs.size();
+    const bool csv = EndsWith(path, ".csv"), tsv = EndsWith(path, ".tsv");
+    const bool jsonl = EndsWith(path, ".jsonl") || EndsWith(path, ".json");
+    if (csv || tsv) {
+      ST_RETURN_IF_ERROR(ReadCsv(src, path, text, tsv, &out));
+    } else if (jsonl) {
+      ReadJsonl(src, path, text, &out);
+    } else if (src.format == "text") {
+      ReadText(path, text, &out);
     } else {
-      if (j.contains(src.system_field)) {
-        ST_ASSIGN_OR_RETURN(d.system, Field(j, src.system_field, where));
-      }
-      ST_ASSIGN_OR_RETURN(d.prompt, Field(j, src.prompt_field, where));
-      ST_ASSIGN_OR_RETURN(d.response, Field(j, src.response_field, where));
+      return InvalidInput(path + ": format '" + src.format + "' expects .jsonl" + (src.format == "chat" ? "" : ", .csv or .tsv") + " files");
     }
-    docs.push_back(std::move(d));
+    fr.documents = (int64_t)(out.docs.size() - before);
+    if (fr.documents == 0) out.issues.push_back({path, bytes.empty() ? "empty file" : "no documents in this file"});
+    out.files.push_back(std::move(fr));
   }
-  return docs;
+  return out;
 }
 
 }  // namespace st::data

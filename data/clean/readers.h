@@ -1,12 +1,17 @@
 // Source readers: turn the files a recipe names into documents.
-//   text + .txt    documents separated by blank lines
-//   text + .jsonl  one JSON object per line, the document in `fields.text`
-//   instruction    .jsonl, one object per line with `fields.prompt` and `fields.response`
-//                  (and `fields.system` when present)
-//   chat           .jsonl, one conversation per line: `fields.messages` ([{role, content}])
-//                  or sharegpt's `conversations` ([{from, value}])
-// Input must be UTF-8 (other encodings: see `slicetune data decode`, a later stage);
-// errors name the file, the line and the field.
+//   text + .txt        documents separated by blank lines
+//   text + .jsonl      one JSON object per line, the document in `fields.text`
+//   text + .csv/.tsv   a header row, then one document per row in column `fields.text`
+//   instruction        .jsonl / .csv / .tsv with `fields.prompt` and `fields.response`
+//                      (and `fields.system` when present)
+//   chat               .jsonl, one conversation per line: `fields.messages` ([{role, content}])
+//                      or sharegpt's `conversations` ([{from, value}])
+// A path may be a file, a directory (its .txt/.jsonl/.json/.csv/.tsv files, sorted) or
+// a glob (*, ?, [..]). Files are decoded from their encoding (data/clean/decode.h):
+// bytes that are not valid become U+FFFD and are counted. A bad line (malformed JSON,
+// a missing or mistyped field, an empty conversation) is recorded as an issue with its
+// file and line and skipped; the read goes on. Only a missing file, an unreadable one or
+// a header without the named column stops it.
 #pragma once
 
 #include <string>
@@ -14,6 +19,7 @@
 
 #include "core/recipe.h"
 #include "core/status.h"
+#include "data/clean/decode.h"
 #include "data/tokenize/chat_template.h"
 
 namespace st::data {
@@ -24,9 +30,30 @@ struct Document {
   std::string system;    // instruction: an optional system message
   std::vector<ChatMessage> messages;  // chat: the conversation
   std::string source;    // "file:line" for reports and errors
+  int source_index = 0;  // which data.sources entry it came from
 };
 
-StatusOr<std::vector<Document>> ReadSource(const SourceSpec& src);
+struct SourceIssue {
+  std::string where;  // file:line
+  std::string what;
+};
+
+struct FileRead {
+  std::string path;
+  DecodeStats decode;
+  int64_t documents = 0;
+};
+
+struct SourceRead {
+  std::vector<Document> docs;
+  std::vector<SourceIssue> issues;
+  std::vector<FileRead> files;
+};
+
+// The files a source path names (a file, a directory or a glob), sorted.
+StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path);
+
+StatusOr<SourceRead> ReadSource(const SourceSpec& src);
 
 // Returns the byte offset of the first invalid UTF-8 sequence, or npos if valid.
 size_t FindInvalidUtf8(const std::string& s);

@@ -3,14 +3,19 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <thread>
+
+#include <xxhash.h>
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "data/clean/pipeline.h"
 #include "data/clean/readers.h"
 #include "data/shards/manifest.h"
 #include "data/shards/packer.h"
+#include "data/shards/report.h"
 #include "data/shards/shard_io.h"
 #include "core/model_spec.h"
 #include "data/tokenize/chat_template.h"
@@ -24,18 +29,37 @@ namespace {
 
 constexpr int64_t kRowsPerShard = 4096;
 
-// Deterministic split: a document is held out when a seeded hash of its index
-// falls under val_fraction (splitmix64).
-bool IsVal(uint64_t seed, uint64_t index, double fraction) {
+constexpr size_t kMaxIssuesListed = 1000;
+
+// Deterministic split: a document is held out when a seeded mix of its content
+// hash falls under val_fraction (splitmix64).
+bool IsVal(uint64_t seed, uint64_t content_hash, double fraction) {
   if (fraction <= 0) return false;
-  uint64_t z = seed * 0x9e3779b97f4a7c15ull + index + 1;
+  uint64_t z = seed * 0x9e3779b97f4a7c15ull + content_hash + 1;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   z ^= z >> 31;
   return (double)(z >> 11) / (double)(1ull << 53) < fraction;
 }
 
+uint64_t ContentHash(const Document& d) {
+  std::string s = d.system + "\x1e" + d.prompt + "\x1e" + d.response;
+  for (const auto& m : d.messages) s += "\x1e" + m.role + "\x1f" + m.content;
+  return XXH3_64bits(s.data(), s.size());
+}
+
 }  // namespace
+
+StatusOr<std::string> SourceSha256(const std::string& path) {
+  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(path));
+  if (files.size() == 1 && files[0] == path) return Sha256File(path);
+  std::string list;
+  for (const auto& f : files) {
+    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(f));
+    list += f + "\t" + sha + "\n";
+  }
+  return Sha256Hex(list);
+}
 
 StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   if (!PathExists(r.base_model))
@@ -55,19 +79,45 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
     chat = std::move(t);
   }
 
-  json inputs = json::array();
+  // Read every source (decoding, counting bad lines), then clean the corpus as a
+  // whole (duplicates are found across sources), then render and tokenize.
+  json inputs = json::array(), issues = json::array(), files = json::array();
+  std::vector<Document> docs;
+  BuildSummary sum;
+  int64_t issue_count = 0;
+  for (size_t si = 0; si < r.data.sources.size(); ++si) {
+    const auto& src = r.data.sources[si];
+    ST_ASSIGN_OR_RETURN(SourceRead read, ReadSource(src));
+    ST_ASSIGN_OR_RETURN(std::string sha, SourceSha256(src.path));
+    int64_t bytes = 0;
+    for (const auto& f : read.files) {
+      bytes += f.decode.bytes_in;
+      files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
+                       {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
+    }
+    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"bytes", bytes}, {"files", (int64_t)read.files.size()},
+                      {"format", src.format}, {"documents", (int64_t)read.docs.size()}});
+    issue_count += (int64_t)read.issues.size();
+    for (const auto& is : read.issues)
+      if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
+    for (auto& d : read.docs) {
+      d.source_index = (int)si;
+      docs.push_back(std::move(d));
+    }
+  }
+  if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");
+  CleanReport clean;
+  const int threads = std::max(1u, std::thread::hardware_concurrency());
+  ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &clean));
+  sum.documents = (int64_t)docs.size();
+
   std::vector<TokenizedSample> train, val;
   std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
-  BuildSummary sum;
-  uint64_t doc_index = 0;
-  for (const auto& src : r.data.sources) {
-    ST_ASSIGN_OR_RETURN(auto docs, ReadSource(src));
-    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(src.path));
-    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"bytes", (int64_t)fs::file_size(src.path)},
-                      {"format", src.format}, {"documents", (int64_t)docs.size()}});
-    Progress prog("tokenize " + src.path, (int64_t)docs.size(), "docs");
+  {
+    Progress prog("tokenize", (int64_t)docs.size(), "docs");
     for (size_t i = 0; i < docs.size(); ++i) {
       const auto& d = docs[i];
+      const SourceSpec& src = r.data.sources[d.source_index];
       TokenizedSample s;
       if (chat && src.format != "text") {
         // Rendered with the chat template; the mask covers the assistant replies.
@@ -93,11 +143,11 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
       int64_t b = 1;
       while (b < (int64_t)s.ids.size()) b *= 2;
       ++hist[b];
-      (IsVal(r.seed, doc_index++, r.data.val_fraction) ? val : train).push_back(std::move(s));
+      // The split follows the content, so a document stays on its side when others come and go.
+      (IsVal(r.seed, ContentHash(d), r.data.val_fraction) ? val : train).push_back(std::move(s));
       prog.Update((int64_t)i + 1);
     }
     prog.Finish();
-    sum.documents += (int64_t)docs.size();
   }
   if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training");
 
@@ -149,8 +199,10 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
                  {"val_documents", (int64_t)val.size()}, {"train_sequences", sum.train_sequences},
                  {"val_sequences", sum.val_sequences}, {"real_tokens", sum.real_tokens},
                  {"target_tokens", sum.target_tokens}, {"padding_ratio", total_slots ? (double)padded / total_slots : 0.0},
-                 {"truncated_samples", truncated}, {"sample_length_histogram", h}};
-  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.json").string(), report.dump(2) + "\n"));
+                 {"truncated_samples", truncated}, {"sample_length_histogram", h},
+                 {"recipe", r.name}, {"inputs", inputs}, {"files", files},
+                 {"issues", {{"count", issue_count}, {"listed", issues}}}, {"clean", CleanReportJson(clean)}};
+  ST_RETURN_IF_ERROR(WriteDataReport(dir, report));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "manifest.json").string(), manifest.dump(2) + "\n"));
   ST_RETURN_IF_ERROR(atomic_dir.Commit());
   sum.manifest_path = (fs::path(final_dir) / "manifest.json").string();
@@ -170,8 +222,8 @@ StatusOr<bool> ShardsUpToDate(const Recipe& r) {
   const json inputs = m.value("inputs", json::array());
   if (inputs.size() != r.data.sources.size()) return false;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(r.data.sources[i].path));
-    if (inputs[i].value("sha256", "") != sha) return false;
+    auto sha = SourceSha256(r.data.sources[i].path);
+    if (!sha.ok() || inputs[i].value("sha256", "") != *sha) return false;
   }
   auto shards = ShardsFromManifest(manifest, "train", /*verify_checksums=*/true);
   return shards.ok() && !shards->empty();

@@ -2,7 +2,9 @@
 // manifest and a data report under <output_dir>/shards/.
 //
 // (manifest.json: see data/shards/manifest.h)
-// data_report.json: document and token counts, length histogram, padding ratio.
+// data_report.json / .md / .html (data/shards/report.h): inputs and their problems,
+// cleaning (removals by reason, PII by type, duplicate clusters), document and token
+// counts, length histogram, padding ratio.
 #pragma once
 
 #include <string>
@@ -23,5 +25,9 @@ StatusOr<BuildSummary> BuildShards(const Recipe& recipe);
 // data section, seed, tokenizer and input file contents (so `run` and `train`
 // can skip the data stage).
 StatusOr<bool> ShardsUpToDate(const Recipe& recipe);
+
+// SHA-256 of a source path's content: the file's own, or for a directory or glob
+// the hash of its files' paths and hashes.
+StatusOr<std::string> SourceSha256(const std::string& path);
 
 }  // namespace st::data

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/test_util.h"
@@ -11,39 +12,93 @@ namespace {
 
 TEST(Readers, TextFilesSplitOnBlankLines) {
   testing::TempDir dir;
-  std::ofstream(dir / "a.txt") << "第一段。\n仍是第一段。\n\n\nSecond paragraph.\n";
+  std::ofstream(dir / "a.txt") << "第一段。\r\n仍是第一段。\n\n\nSecond paragraph.\n";
   SourceSpec src;
   src.path = dir / "a.txt";
   auto d = ReadSource(src);
   ASSERT_TRUE(d.ok()) << d.status().message();
-  ASSERT_EQ(d->size(), 2u);
-  EXPECT_EQ((*d)[0].response, "第一段。\n仍是第一段。");
-  EXPECT_EQ((*d)[1].source, src.path + ":5");
+  ASSERT_EQ(d->docs.size(), 2u);
+  EXPECT_EQ(d->docs[0].response, "第一段。\n仍是第一段。");
+  EXPECT_EQ(d->docs[1].source, src.path + ":5");
+  EXPECT_TRUE(d->issues.empty());
 }
 
-TEST(Readers, InstructionJsonlUsesNamedFieldsAndReportsBadLines) {
+TEST(Readers, BadJsonlLinesAreRecordedAndSkipped) {
   testing::TempDir dir;
-  std::ofstream(dir / "p.jsonl") << R"({"input": "杭分", "output": "杭州分公司"})" << "\n" << R"({"input": 3})" << "\n";
+  std::ofstream(dir / "p.jsonl") << R"({"input": "杭分", "output": "杭州分公司"})" << "\n"
+                                 << R"({"input": 3, "output": "x"})" << "\n"
+                                 << "{not json\n"
+                                 << R"({"output": "no input"})" << "\n"
+                                 << R"(["a list"])" << "\n"
+                                 << R"({"input": "宁分", "output": "宁波分公司"})" << "\n";
   SourceSpec src;
   src.path = dir / "p.jsonl";
   src.format = "instruction";
   src.prompt_field = "input";
   src.response_field = "output";
   auto d = ReadSource(src);
-  ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.status().message().find("p.jsonl:2: field 'input': expected a string"), std::string::npos) << d.status().message();
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  ASSERT_EQ(d->docs.size(), 2u);
+  EXPECT_EQ(d->docs[1].prompt, "宁分");
+  ASSERT_EQ(d->issues.size(), 4u);
+  EXPECT_EQ(d->issues[0].where, src.path + ":2");
+  EXPECT_NE(d->issues[0].what.find("field 'input': expected a string"), std::string::npos);
+  EXPECT_EQ(d->issues[1].what, "not valid JSON");
+  EXPECT_NE(d->issues[2].what.find("missing field 'input'"), std::string::npos);
 }
 
-TEST(Readers, InvalidUtf8IsReportedWithLineAndHint) {
+TEST(Readers, GbkIsDecodedAndInvalidBytesCounted) {
   testing::TempDir dir;
   std::ofstream(dir / "g.txt") << "ok\n\xd6\xd0\xce\xc4\n";  // "中文" in GBK
   SourceSpec src;
   src.path = dir / "g.txt";
   auto d = ReadSource(src);
-  ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.status().message().find("g.txt:2: not valid UTF-8"), std::string::npos) << d.status().message();
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->docs[0].response, "ok\n中文");
+  EXPECT_EQ(d->files[0].decode.encoding, "gb18030");
+  std::ofstream(dir / "bad.txt") << "好\xff\n";
+  src.path = dir / "bad.txt";
+  src.encoding = "utf-8";
+  d = ReadSource(src);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->docs[0].response, "好\xEF\xBF\xBD");
+  ASSERT_EQ(d->issues.size(), 1u);
+  EXPECT_NE(d->issues[0].what.find("1 bytes not valid utf-8"), std::string::npos) << d->issues[0].what;
   EXPECT_EQ(FindInvalidUtf8("杭州 ok"), std::string::npos);
   EXPECT_EQ(FindInvalidUtf8("\xed\xa0\x80"), 0u);  // surrogate
+}
+
+TEST(Readers, CsvTsvDirectoriesAndGlobs) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "in");
+  std::ofstream(dir / "in/a.csv") << "id,q,a\n1,杭分,\"杭州分公司, 总部\"\n2,\"多行\n问题\",答\n3,short\n";
+  std::ofstream(dir / "in/b.tsv") << "q\ta\n宁分\t宁波分公司\n";
+  std::ofstream(dir / "in/empty.csv") << "";
+  SourceSpec src;
+  src.path = dir / "in";
+  src.format = "instruction";
+  src.prompt_field = "q";
+  src.response_field = "a";
+  auto d = ReadSource(src);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  ASSERT_EQ(d->docs.size(), 3u);
+  EXPECT_EQ(d->docs[0].response, "杭州分公司, 总部");
+  EXPECT_EQ(d->docs[1].prompt, "多行\n问题");
+  EXPECT_EQ(d->docs[2].prompt, "宁分");
+  ASSERT_EQ(d->issues.size(), 2u);  // the short row, the empty file
+  EXPECT_NE(d->issues[0].where.find("a.csv:row 4"), std::string::npos) << d->issues[0].where;
+  EXPECT_EQ(d->issues[1].what, "empty file");
+  src.path = dir / "in/*.tsv";
+  d = ReadSource(src);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->docs.size(), 1u);
+  src.response_field = "answer";
+  src.path = dir / "in/b.tsv";
+  d = ReadSource(src);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("no column 'answer' (columns: q, a)"), std::string::npos) << d.status().message();
+  src.path = dir / "in/*.none";
+  EXPECT_FALSE(ReadSource(src).ok());
 }
 
 }  // namespace

@@ -1,0 +1,206 @@
+#include "data/clean/pipeline.h"
+
+#include <cstdlib>
+#include <functional>
+#include <thread>
+
+#include "core/file_io.h"
+#include "data/clean/quality.h"
+
+namespace st::data {
+namespace {
+
+// Every text a document carries, for a stage to rewrite.
+void ForEachText(Document* d, const std::function<void(std::string*)>& f) {
+  if (!d->messages.empty()) {
+    for (auto& m : d->messages) f(&m.content);
+    return;
+  }
+  if (!d->system.empty()) f(&d->system);
+  if (!d->prompt.empty()) f(&d->prompt);
+  f(&d->response);
+}
+
+// The document as one text (quality checks, duplicate keys).
+std::string Joined(const Document& d) {
+  std::string s;
+  if (!d.messages.empty()) {
+    for (const auto& m : d.messages) s += m.role + "\x1f" + m.content + "\x1e";
+    return s;
+  }
+  if (!d.system.empty()) s += d.system + "\x1e";
+  if (!d.prompt.empty()) s += d.prompt + "\x1e";
+  return s + d.response;
+}
+
+template <typename Fn>
+void Parallel(size_t n, int threads, Fn fn) {
+  threads = std::max(1, std::min<int>(threads, (int)n));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += threads) fn(t, i);
+    });
+  for (auto& th : pool) th.join();
+}
+
+void Add(NormalizeStats* a, const NormalizeStats& b) {
+  a->documents += b.documents;
+  a->documents_changed += b.documents_changed;
+  a->nfc += b.nfc;
+  a->fullwidth += b.fullwidth;
+  a->controls += b.controls;
+  a->whitespace += b.whitespace;
+  a->t2s += b.t2s;
+}
+
+void Add(DeidStats* a, const DeidStats& b) {
+  for (int i = 0; i < kNumPiiTypes; ++i) {
+    a->found[i] += b.found[i];
+    a->replaced[i] += b.replaced[i];
+  }
+  a->allowed += b.allowed;
+  a->rejected += b.rejected;
+  a->documents_with_pii += b.documents_with_pii;
+}
+
+}  // namespace
+
+NormalizeOptions ToNormalizeOptions(const CleanSpec& s) {
+  NormalizeOptions o;
+  o.nfc = s.nfc;
+  o.fullwidth_ascii = s.fullwidth_ascii;
+  o.fullwidth_punct = s.fullwidth_punct;
+  o.ideographic_space = s.ideographic_space;
+  o.controls = s.controls;
+  o.whitespace = s.whitespace;
+  o.t2s = s.t2s;
+  return o;
+}
+
+DedupOptions ToDedupOptions(const CleanSpec& s, uint64_t seed) {
+  DedupOptions o;
+  o.exact = s.dedup_exact;
+  o.near = s.dedup_near;
+  o.threshold = s.near_threshold;
+  o.ngram = (int)s.ngram;
+  o.num_perm = (int)s.num_perm;
+  o.bands = (int)s.bands;
+  o.seed = seed;
+  return o;
+}
+
+StatusOr<DeidOptions> ToDeidOptions(const CleanSpec& s) {
+  DeidOptions o;
+  ST_ASSIGN_OR_RETURN(PiiPolicy p, ParsePiiPolicy(s.deid_policy));
+  o.policy.fill(p);
+  for (const auto& [type, pol] : s.deid_types) {
+    auto t = ParsePiiType(type);
+    if (!t.ok()) return InvalidInput("data.clean.deid.types: " + t.status().message());
+    ST_ASSIGN_OR_RETURN(o.policy[static_cast<int>(*t)], ParsePiiPolicy(pol));
+  }
+  if (!s.deid_allow.empty()) {
+    ST_ASSIGN_OR_RETURN(std::string text, ReadFile(s.deid_allow));
+    size_t a = 0;
+    while (a < text.size()) {
+      size_t e = text.find('\n', a);
+      if (e == std::string::npos) e = text.size();
+      std::string v = text.substr(a, e - a);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      if (!v.empty() && v[0] != '#') o.allow.insert(v);
+      a = e + 1;
+    }
+  }
+  if (!s.deid_key_file.empty()) {
+    ST_ASSIGN_OR_RETURN(o.key, ReadFile(s.deid_key_file));
+  } else if (const char* k = std::getenv("SLICETUNE_DEID_KEY")) {
+    o.key = k;
+  }
+  return o;
+}
+
+Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int threads, CleanReport* rep) {
+  const size_t n = docs->size();
+  rep->documents_in += (int64_t)n;
+  std::vector<std::string> reason(n);
+  if (spec.normalize) {
+    ST_ASSIGN_OR_RETURN(Normalizer norm, Normalizer::Create(ToNormalizeOptions(spec)));
+    std::vector<NormalizeStats> st(std::max(1, threads));
+    Parallel(n, threads, [&](int t, size_t i) {
+      ForEachText(&(*docs)[i], [&](std::string* s) { *s = norm.Apply(*s, &st[t]); });
+    });
+    for (const auto& s : st) Add(&rep->normalize, s);
+  }
+  if (spec.filter) {
+    QualityOptions q;
+    q.min_chars = spec.min_chars;
+    q.max_chars = spec.max_chars;
+    q.max_dup_line_ratio = spec.max_dup_line_ratio;
+    q.max_dup_ngram_ratio = spec.max_dup_ngram_ratio;
+    q.min_text_ratio = spec.min_text_ratio;
+    Parallel(n, threads, [&](int, size_t i) { reason[i] = QualityReject(Joined((*docs)[i]), q); });
+  }
+  if (spec.deid) {
+    ST_ASSIGN_OR_RETURN(DeidOptions opts, ToDeidOptions(spec));
+    std::vector<Deidentifier> workers;  // one per thread: PCRE2 match data is per thread
+    for (int t = 0; t < std::max(1, threads); ++t) {
+      ST_ASSIGN_OR_RETURN(Deidentifier d, Deidentifier::Create(opts));
+      workers.push_back(std::move(d));
+    }
+    std::vector<DeidStats> st(workers.size());
+    std::vector<PiiDocument> per_doc(n);
+    Parallel(n, threads, [&](int t, size_t i) {
+      if (!reason[i].empty()) return;
+      DeidStats doc_st;
+      ForEachText(&(*docs)[i], [&](std::string* s) { *s = workers[t].Apply(*s, &doc_st); });
+      for (int k = 0; k < kNumPiiTypes; ++k) per_doc[i].counts[k] = doc_st.found[k];
+      doc_st.documents_with_pii = std::any_of(doc_st.found.begin(), doc_st.found.end(), [](int64_t c) { return c > 0; });
+      Add(&st[t], doc_st);
+    });
+    for (const auto& s : st) Add(&rep->deid, s);
+    for (size_t i = 0; i < n; ++i)
+      if (std::any_of(per_doc[i].counts.begin(), per_doc[i].counts.end(), [](int64_t c) { return c > 0; })) {
+        per_doc[i].source = (*docs)[i].source;
+        rep->pii_documents.push_back(per_doc[i]);
+      }
+  }
+  if (spec.dedup) {
+    DedupOptions o = ToDedupOptions(spec, 1);
+    ST_RETURN_IF_ERROR(ValidateDedupOptions(o));
+    // Only documents still in play take part; map their positions back.
+    std::vector<size_t> live;
+    for (size_t i = 0; i < n; ++i)
+      if (reason[i].empty()) live.push_back(i);
+    std::vector<DocSignature> sigs(live.size());
+    Parallel(live.size(), threads, [&](int, size_t k) { sigs[k] = Sign(Joined((*docs)[live[k]]), o); });
+    DedupResult r = ResolveDuplicates(sigs, o);
+    for (const auto& c : r.clusters) {
+      DupClusterReport cr;
+      cr.kept = (*docs)[live[c.kept]].source;
+      cr.exact = c.exact;
+      for (int64_t k : c.removed) cr.removed.push_back((*docs)[live[k]].source);
+      rep->clusters.push_back(std::move(cr));
+    }
+    // Exact or near: whether the removed text equals the kept one.
+    std::vector<uint8_t> exact(live.size(), 0);
+    for (const auto& c : r.clusters)
+      for (int64_t k : c.removed) {
+        const auto& a = sigs[k];
+        const auto& b = sigs[c.kept];
+        exact[k] = a.exact_hi == b.exact_hi && a.exact_lo == b.exact_lo;
+      }
+    for (size_t k = 0; k < live.size(); ++k)
+      if (!r.keep[k]) reason[live[k]] = exact[k] ? "exact_duplicate" : "near_duplicate";
+  }
+  std::vector<Document> kept;
+  kept.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (reason[i].empty()) kept.push_back(std::move((*docs)[i]));
+    else ++rep->removed[reason[i]];
+  }
+  rep->documents_out += (int64_t)kept.size();
+  docs->swap(kept);
+  return Status::Ok();
+}
+
+}  // namespace st::data

@@ -1,0 +1,214 @@
+#include "data/shards/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "core/file_io.h"
+
+namespace st::data {
+namespace {
+
+using json = nlohmann::json;
+using Bars = std::vector<std::pair<std::string, int64_t>>;
+
+std::string Html(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '&') o += "&amp;";
+    else if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '"') o += "&quot;";
+    else o += c;
+  }
+  return o;
+}
+
+std::string Md(const std::string& s) {  // a table cell
+  std::string o;
+  for (char c : s) {
+    if (c == '|') o += "\\|";
+    else if (c == '\n') o += ' ';
+    else o += c;
+  }
+  return o;
+}
+
+std::string Num(int64_t v) {
+  std::string s = std::to_string(v), o;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0 && s[i - 1] != '-') o += ',';
+    o += s[i];
+  }
+  return o;
+}
+
+int64_t I(const json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<int64_t>() : 0; }
+
+// A horizontal bar chart as inline SVG.
+std::string SvgBars(const std::string& title, const Bars& bars) {
+  std::string o = "<figure><figcaption>" + Html(title) + "</figcaption>";
+  if (bars.empty()) return o + "<p class=none>none</p></figure>\n";
+  int64_t max = 1;
+  for (const auto& b : bars) max = std::max(max, b.second);
+  const int row = 22, label_w = 190, bar_w = 420, h = row * (int)bars.size() + 4;
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "<svg role=img width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">", label_w + bar_w + 90, h,
+                label_w + bar_w + 90, h);
+  o += buf;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const int y = (int)i * row + 2;
+    const int w = (int)((double)bars[i].second / (double)max * bar_w + 0.5);
+    std::snprintf(buf, sizeof buf,
+                  "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text><rect x=\"%d\" y=\"%d\" width=\"%d\" "
+                  "height=\"%d\"/><text x=\"%d\" y=\"%d\">%s</text>",
+                  label_w - 6, y + 15, Html(bars[i].first).c_str(), label_w, y + 3, std::max(w, 1), row - 6,
+                  label_w + std::max(w, 1) + 6, y + 15, Num(bars[i].second).c_str());
+    o += buf;
+  }
+  return o + "</svg></figure>\n";
+}
+
+std::string MdBars(const std::string& title, const std::string& key, const Bars& bars) {
+  std::string o = "### " + title + "\n\n";
+  if (bars.empty()) return o + "none\n\n";
+  int64_t max = 1;
+  for (const auto& b : bars) max = std::max(max, b.second);
+  o += "| " + key + " | count | |\n|---|---:|---|\n";
+  for (const auto& [k, v] : bars)
+    o += "| " + Md(k) + " | " + Num(v) + " | " + std::string((size_t)(20.0 * v / max + 0.5), '#') + " |\n";
+  return o + "\n";
+}
+
+}  // namespace
+
+json CleanReportJson(const CleanReport& c) {
+  json removed = json::object();
+  for (const auto& [k, v] : c.removed) removed[k] = v;
+  json pii_found = json::object(), pii_replaced = json::object();
+  for (int t = 0; t < kNumPiiTypes; ++t) {
+    const char* name = PiiTypeName(static_cast<PiiType>(t));
+    pii_found[name] = c.deid.found[t];
+    pii_replaced[name] = c.deid.replaced[t];
+  }
+  json docs = json::array();
+  for (const auto& d : c.pii_documents) {
+    json counts = json::object();
+    for (int t = 0; t < kNumPiiTypes; ++t)
+      if (d.counts[t]) counts[PiiTypeName(static_cast<PiiType>(t))] = d.counts[t];
+    docs.push_back({{"source", d.source}, {"counts", counts}});
+  }
+  json clusters = json::array();
+  for (const auto& cl : c.clusters) clusters.push_back({{"kept", cl.kept}, {"removed", cl.removed}, {"exact", cl.exact}});
+  const auto& n = c.normalize;
+  return {{"documents_in", c.documents_in},
+          {"documents_out", c.documents_out},
+          {"removed", removed},
+          {"normalize", {{"documents_changed", n.documents_changed}, {"nfc", n.nfc}, {"fullwidth", n.fullwidth},
+                         {"controls", n.controls}, {"whitespace", n.whitespace}, {"t2s", n.t2s}}},
+          {"pii", {{"found", pii_found}, {"replaced", pii_replaced}, {"documents_with_pii", c.deid.documents_with_pii},
+                   {"rejected_candidates", c.deid.rejected}, {"allowed", c.deid.allowed}, {"documents", docs}}},
+          {"duplicate_clusters", clusters}};
+}
+
+Status WriteDataReport(const std::string& dir, const json& r) {
+  namespace fs = std::filesystem;
+  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.json").string(), r.dump(2) + "\n"));
+  const json empty = json::object();
+  const json& clean = r.contains("clean") ? r["clean"] : empty;
+  Bars lengths, removed, pii, cluster_sizes;
+  if (r.contains("sample_length_histogram"))
+    for (const auto& [k, v] : r["sample_length_histogram"].items()) lengths.emplace_back(k + " tokens", v.get<int64_t>());
+  std::sort(lengths.begin(), lengths.end(), [](const auto& a, const auto& b) {
+    return std::stoll(a.first.substr(2)) < std::stoll(b.first.substr(2));
+  });
+  if (clean.contains("removed"))
+    for (const auto& [k, v] : clean["removed"].items()) removed.emplace_back(k, v.get<int64_t>());
+  if (clean.contains("pii"))
+    for (const auto& [k, v] : clean["pii"]["found"].items())
+      if (v.get<int64_t>() > 0) pii.emplace_back(k, v.get<int64_t>());
+  std::map<int64_t, int64_t> sizes;
+  if (clean.contains("duplicate_clusters"))
+    for (const auto& c : clean["duplicate_clusters"]) ++sizes[(int64_t)c["removed"].size() + 1];
+  for (const auto& [s, n] : sizes) cluster_sizes.emplace_back(std::to_string(s) + " documents", n);
+
+  const int64_t docs_in = I(clean, "documents_in"), docs_out = I(clean, "documents_out");
+  const json& issues = r.contains("issues") ? r["issues"] : empty;
+  // Markdown.
+  std::string md = "# Data report: " + r.value("recipe", std::string("")) + "\n\n";
+  md += "| | |\n|---|---:|\n";
+  md += "| documents read | " + Num(docs_in) + " |\n| documents kept | " + Num(docs_out) + " |\n";
+  md += "| train / val documents | " + Num(I(r, "train_documents")) + " / " + Num(I(r, "val_documents")) + " |\n";
+  md += "| train / val sequences | " + Num(I(r, "train_sequences")) + " / " + Num(I(r, "val_sequences")) + " |\n";
+  md += "| tokens (trained on) | " + Num(I(r, "real_tokens")) + " (" + Num(I(r, "target_tokens")) + ") |\n";
+  char pad[32];
+  std::snprintf(pad, sizeof pad, "%.1f%%", 100.0 * r.value("padding_ratio", 0.0));
+  md += std::string("| padding | ") + pad + " |\n| truncated samples | " + Num(I(r, "truncated_samples")) + " |\n";
+  md += "| input problems | " + Num(I(issues, "count")) + " |\n\n";
+  md += MdBars("Sample length", "length", lengths) + MdBars("Removed, by reason", "reason", removed) +
+        MdBars("Personal data found, by type", "type", pii) + MdBars("Duplicate clusters, by size", "size", cluster_sizes);
+  if (r.contains("files")) {
+    md += "### Input files\n\n| file | encoding | bytes | invalid bytes | documents |\n|---|---|---:|---:|---:|\n";
+    for (const auto& f : r["files"])
+      md += "| " + Md(f.value("path", "")) + " | " + f.value("encoding", "") + " | " + Num(I(f, "bytes")) + " | " +
+            Num(I(f, "invalid_bytes")) + " | " + Num(I(f, "documents")) + " |\n";
+    md += "\n";
+  }
+  if (issues.contains("listed") && !issues["listed"].empty()) {
+    md += "### Input problems (skipped)\n\n| where | problem |\n|---|---|\n";
+    for (const auto& is : issues["listed"]) md += "| " + Md(is.value("where", "")) + " | " + Md(is.value("what", "")) + " |\n";
+    md += "\n";
+  }
+  // HTML.
+  std::string h =
+      "<!doctype html><html lang=en><head><meta charset=utf-8><title>Data report: " + Html(r.value("recipe", std::string(""))) +
+      "</title><style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em;color:#222}"
+      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+      "td.n{text-align:right}figure{margin:1.2em 0}figcaption{font-weight:600;margin-bottom:.3em}"
+      "svg text{font:12px system-ui,sans-serif;fill:#222}svg rect{fill:#3b6fb6}.none{color:#777}"
+      ".cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ccc;border-radius:6px;padding:.6em 1em}"
+      ".card b{display:block;font-size:1.4em}</style></head><body>\n";
+  h += "<h1>Data report: " + Html(r.value("recipe", std::string(""))) + "</h1>\n<div class=cards>";
+  auto card = [&](const std::string& k, const std::string& v) { h += "<div class=card><b>" + Html(v) + "</b>" + Html(k) + "</div>"; };
+  card("documents read", Num(docs_in));
+  card("documents kept", Num(docs_out));
+  card("train / val sequences", Num(I(r, "train_sequences")) + " / " + Num(I(r, "val_sequences")));
+  card("tokens trained on", Num(I(r, "target_tokens")));
+  card("padding", pad);
+  card("input problems", Num(I(issues, "count")));
+  h += "</div>\n";
+  h += SvgBars("Sample length (tokens)", lengths) + SvgBars("Removed, by reason", removed) +
+       SvgBars("Personal data found, by type", pii) + SvgBars("Duplicate clusters, by size", cluster_sizes);
+  if (clean.contains("duplicate_clusters") && !clean["duplicate_clusters"].empty()) {
+    h += "<h2>Largest duplicate clusters</h2><table><tr><th>kept</th><th>removed</th><th>kind</th></tr>";
+    std::vector<json> cl(clean["duplicate_clusters"].begin(), clean["duplicate_clusters"].end());
+    std::stable_sort(cl.begin(), cl.end(), [](const json& a, const json& b) { return a["removed"].size() > b["removed"].size(); });
+    for (size_t i = 0; i < cl.size() && i < 20; ++i) {
+      std::string rem;
+      for (size_t k = 0; k < cl[i]["removed"].size() && k < 5; ++k) rem += (k ? ", " : "") + cl[i]["removed"][k].get<std::string>();
+      if (cl[i]["removed"].size() > 5) rem += ", … (" + std::to_string(cl[i]["removed"].size()) + ")";
+      h += "<tr><td>" + Html(cl[i].value("kept", "")) + "</td><td>" + Html(rem) + "</td><td>" +
+           (cl[i].value("exact", false) ? "exact" : "near") + "</td></tr>";
+    }
+    h += "</table>\n";
+  }
+  if (r.contains("files")) {
+    h += "<h2>Input files</h2><table><tr><th>file</th><th>encoding</th><th>bytes</th><th>invalid bytes</th><th>documents</th></tr>";
+    for (const auto& f : r["files"])
+      h += "<tr><td>" + Html(f.value("path", "")) + "</td><td>" + Html(f.value("encoding", "")) + "</td><td class=n>" +
+           Num(I(f, "bytes")) + "</td><td class=n>" + Num(I(f, "invalid_bytes")) + "</td><td class=n>" + Num(I(f, "documents")) + "</td></tr>";
+    h += "</table>\n";
+  }
+  if (issues.contains("listed") && !issues["listed"].empty()) {
+    h += "<h2>Input problems (skipped)</h2><table><tr><th>where</th><th>problem</th></tr>";
+    for (const auto& is : issues["listed"])
+      h += "<tr><td>" + Html(is.value("where", "")) + "</td><td>" + Html(is.value("what", "")) + "</td></tr>";
+    h += "</table>\n";
+  }
+  h += "</body></html>\n";
+  ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "data_report.md").string(), md));
+  return WriteFileAtomic((fs::path(dir) / "data_report.html").string(), h);
+}
+
+}  // namespace st::data

@@ -1,0 +1,100 @@
+"""`data build` with the cleaning stages on messy input: a GBK text file, a JSONL
+file with broken lines, a CSV; duplicates, personal data, junk. The report counts
+every removal by reason, lists the broken lines with file and line, the shards hold
+de-identified text, and the HTML report renders in headless Chromium."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import SLICETUNE, run
+
+PARA = ("杭州分公司本月宽带新增用户三百二十户，流失用户四十户，净增二百八十户。其中光纤入户占九成以上，"
+        "政企专线新签合同十二份，合同金额较上月增长百分之十五。")
+
+
+@pytest.fixture(scope="module")
+def built(fixture_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("build")
+    txt = [PARA, PARA, PARA.replace("十二份", "十三份"), "短", "好" * 200,
+           "客户张先生来电，手机 138-0013-8000，要求把宽带账单寄到 zhang.wei@example.com。",
+           "Ｆｕｌｌｗｉｄｔｈ　ｔｅｘｔ　１２３ 与 全角标点，保留。"]
+    (d / "notes.txt").write_bytes("\n\n".join(txt).encode("gb18030"))
+    (d / "pairs.jsonl").write_text(
+        json.dumps({"input": "展开缩写：杭分", "output": "杭州分公司"}, ensure_ascii=False) + "\n" +
+        "{broken json\n" +
+        json.dumps({"input": "展开缩写：宁分"}, ensure_ascii=False) + "\n" +
+        json.dumps({"input": "展开缩写：嘉分", "output": "嘉兴分公司"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    (d / "faq.csv").write_text("question,answer\n怎么查话费？,拨打10086或登录网上营业厅。\n", encoding="utf-8")
+    recipe = d / "r.yaml"
+    recipe.write_text(f"""name: messy
+base_model: {fixture_dir}/tiny-base
+output_dir: {d}/run
+data:
+  sources:
+    - {{path: {d}/notes.txt, format: text}}
+    - {{path: {d}/pairs.jsonl, format: instruction, fields: {{prompt: input, response: output}}}}
+    - {{path: {d}/faq.csv, format: instruction, fields: {{prompt: question, response: answer}}}}
+  clean:
+    normalize: true
+    filters: {{min_chars: 2, max_dup_ngram_ratio: 0.5}}
+    deid: {{policy: placeholder}}
+    dedup: {{near_threshold: 0.8}}
+  seq_len: 256
+  pack: false
+""")
+    r = run([SLICETUNE, "data", "build", str(recipe)])
+    assert r.returncode == 0, r.stderr
+    return d, r
+
+
+def test_report_counts_every_removal_and_problem(built):
+    d, r = built
+    rep = json.load(open(d / "run" / "shards" / "data_report.json", encoding="utf-8"))
+    c = rep["clean"]
+    assert c["documents_in"] == 7 + 2 + 1
+    assert c["removed"] == {"exact_duplicate": 1, "near_duplicate": 1, "too_short": 1, "repeated_ngrams": 1}
+    assert c["documents_out"] == 6 == rep["documents"]
+    assert c["pii"]["found"]["PHONE"] == 1 and c["pii"]["found"]["EMAIL"] == 1
+    assert c["pii"]["documents"][0]["source"].endswith("notes.txt:11")
+    assert c["pii"]["documents"][0]["counts"] == {"PHONE": 1, "EMAIL": 1}
+    assert c["normalize"]["fullwidth"] >= 12
+    [cluster] = c["duplicate_clusters"]
+    assert cluster["kept"].endswith("notes.txt:1") and len(cluster["removed"]) == 2
+    assert rep["issues"]["count"] == 2
+    wheres = [i["where"] for i in rep["issues"]["listed"]]
+    assert wheres == [f"{d}/pairs.jsonl:2", f"{d}/pairs.jsonl:3"]
+    files = {os.path.basename(f["path"]): f for f in rep["files"]}
+    assert files["notes.txt"]["encoding"] == "gb18030" and files["faq.csv"]["documents"] == 1
+    md = open(d / "run" / "shards" / "data_report.md", encoding="utf-8").read()
+    assert "| exact_duplicate | 1 |" in md and "pairs.jsonl:2" in md and "PHONE" in md
+
+
+def test_shards_hold_clean_text(built):
+    h5py = pytest.importorskip("h5py")
+    import sentencepiece as spm
+    d, _ = built
+    with h5py.File(d / "run" / "shards" / "train-00000.h5") as f:
+        ids = f["input_ids"][:]
+    manifest = json.load(open(d / "run" / "shards" / "manifest.json"))
+    sp = spm.SentencePieceProcessor(model_file=manifest["tokenizer"])
+    text = "\n".join(sp.decode([int(t) for t in row if t != sp.eos_id()]) for row in ids)
+    assert "<PHONE>" in text and "<EMAIL>" in text
+    assert "138" not in text and "example.com" not in text
+    assert "Fullwidth\u3000text\u3000123 与 全角标点，保留。" in text  # U+3000 kept unless ideographic_space
+
+
+def test_html_report_renders_in_headless_chromium(built, tmp_path):
+    d, _ = built
+    browser = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    if not browser:
+        pytest.skip("no headless Chromium (scripts/setup.sh --test installs chromium-headless-shell)")
+    html = d / "run" / "shards" / "data_report.html"
+    shot = tmp_path / "report.png"
+    args = [browser, "--no-sandbox", "--disable-gpu", "--headless", "--window-size=1000,1400"]
+    r = subprocess.run(args + [f"--screenshot={shot}", f"file://{html}"], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10000, r.stderr.decode(errors="replace")[-2000:]
+    dom = subprocess.run(args + ["--dump-dom", f"file://{html}"], capture_output=True, timeout=120).stdout.decode()
+    # The browser built the page: charts (SVG bars with their labels) and tables are in its DOM.
+    assert dom.count("<svg") >= 3 and "exact_duplicate" in dom and "PHONE" in dom and "pairs.jsonl:2" in dom
