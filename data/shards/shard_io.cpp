@@ -67,6 +67,7 @@ bool WriteDataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
   H5Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
   H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl.id, false);  // no timestamps: a rebuild is byte-identical
   if (rows > 0) {
     hsize_t chunk[2] = {(hsize_t)std::min<int64_t>(rows, 64), (hsize_t)cols};
     H5Pset_chunk(dcpl.id, 2, chunk);
@@ -90,7 +91,9 @@ Status WriteShard(const std::string& path, const ShardData& s) {
     return RuntimeError("WriteShard: inconsistent shard shapes for " + path);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   {
-    H5Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    H5Pset_obj_track_times(fcpl.id, false);  // nor on the root group
+    H5Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT), H5Fclose);
     if (!file.ok()) return RuntimeError(tmp + ": cannot create HDF5 file");
     const int64_t n = s.num_sequences();
     bool ok = WriteDataset(file.id, "input_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, n, s.seq_len, s.input_ids.data()) &&

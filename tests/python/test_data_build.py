@@ -98,3 +98,17 @@ def test_html_report_renders_in_headless_chromium(built, tmp_path):
     dom = subprocess.run(args + ["--dump-dom", f"file://{html}"], capture_output=True, timeout=120).stdout.decode()
     # The browser built the page: charts (SVG bars with their labels) and tables are in its DOM.
     assert dom.count("<svg") >= 3 and "exact_duplicate" in dom and "PHONE" in dom and "pairs.jsonl:2" in dom
+
+
+def test_rebuild_is_byte_identical(built):
+    import hashlib
+    d, _ = built
+    shards = d / "run" / "shards"
+
+    def digest():
+        return {p: hashlib.sha256((shards / p).read_bytes()).hexdigest() for p in sorted(os.listdir(shards))}
+
+    before = digest()
+    r = run([SLICETUNE, "data", "build", str(d / "r.yaml")])
+    assert r.returncode == 0, r.stderr
+    assert digest() == before and any(p.endswith(".h5") for p in before)
