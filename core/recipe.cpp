@@ -1,5 +1,6 @@
 #include "core/recipe.h"
 
+#include <glob.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -85,6 +86,14 @@ class Reader {
  private:
   std::string file_;
 };
+
+bool PathOrGlobExists(const std::string& path) {
+  if (path.find_first_of("*?[") == std::string::npos) return PathExists(path);
+  glob_t g{};
+  const bool any = glob(path.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0;
+  globfree(&g);
+  return any;
+}
 
 // A stage given as `true` / `false` or as a mapping of its options.
 StatusOr<bool> StageOn(const Reader& rd, const YAML::Node& n, const std::string& key) {
@@ -247,8 +256,9 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
       ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "prompt", &src.prompt_field, "a JSON field name"));
       ST_RETURN_IF_ERROR(rd.Get(f, p + ".fields", "response", &src.response_field, "a JSON field name"));
     }
-    if (check_files && !PathExists(src.path))
-      return rd.Error(s["path"], p + ".path", "file '" + src.path + "' not found (paths are relative to the working directory)");
+    if (check_files && !PathOrGlobExists(src.path))
+      return rd.Error(s["path"], p + ".path", "'" + src.path + "' not found: expected a file, a directory or a glob that "
+                      "matches files (paths are relative to the working directory)");
     r.data.sources.push_back(src);
   }
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "seq_len", &r.data.seq_len, "an integer"));

@@ -21,8 +21,9 @@ void ForEachText(Document* d, const std::function<void(std::string*)>& f) {
   f(&d->response);
 }
 
-// The document as one text (quality checks, duplicate keys).
-std::string Joined(const Document& d) {
+}  // namespace
+
+std::string DocumentText(const Document& d) {
   std::string s;
   if (!d.messages.empty()) {
     for (const auto& m : d.messages) s += m.role + "\x1f" + m.content + "\x1e";
@@ -32,6 +33,8 @@ std::string Joined(const Document& d) {
   if (!d.prompt.empty()) s += d.prompt + "\x1e";
   return s + d.response;
 }
+
+namespace {
 
 template <typename Fn>
 void Parallel(size_t n, int threads, Fn fn) {
@@ -65,6 +68,35 @@ void Add(DeidStats* a, const DeidStats& b) {
 }
 
 }  // namespace
+
+std::vector<uint8_t> RemoveDuplicates(const std::vector<DocSignature>& sigs, const std::vector<std::string>& sources,
+                                      const DedupOptions& o, CleanReport* rep) {
+  DedupResult r = ResolveDuplicates(sigs, o);
+  for (const auto& c : r.clusters) {
+    DupClusterReport cr;
+    cr.kept = sources[c.kept];
+    cr.exact = c.exact;
+    for (int64_t k : c.removed) cr.removed.push_back(sources[k]);
+    rep->clusters.push_back(std::move(cr));
+    // Exact or near: whether the removed text equals the kept one.
+    for (int64_t k : c.removed) {
+      const bool exact = sigs[k].exact_hi == sigs[c.kept].exact_hi && sigs[k].exact_lo == sigs[c.kept].exact_lo;
+      ++rep->removed[exact ? "exact_duplicate" : "near_duplicate"];
+    }
+  }
+  rep->documents_out -= (int64_t)(r.exact_removed + r.near_removed);
+  return r.keep;
+}
+
+void MergeCleanReport(CleanReport* a, const CleanReport& b) {
+  a->documents_in += b.documents_in;
+  a->documents_out += b.documents_out;
+  for (const auto& [k, v] : b.removed) a->removed[k] += v;
+  Add(&a->normalize, b.normalize);
+  Add(&a->deid, b.deid);
+  a->pii_documents.insert(a->pii_documents.end(), b.pii_documents.begin(), b.pii_documents.end());
+  a->clusters.insert(a->clusters.end(), b.clusters.begin(), b.clusters.end());
+}
 
 NormalizeOptions ToNormalizeOptions(const CleanSpec& s) {
   NormalizeOptions o;
@@ -138,7 +170,7 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
     q.max_dup_line_ratio = spec.max_dup_line_ratio;
     q.max_dup_ngram_ratio = spec.max_dup_ngram_ratio;
     q.min_text_ratio = spec.min_text_ratio;
-    Parallel(n, threads, [&](int, size_t i) { reason[i] = QualityReject(Joined((*docs)[i]), q); });
+    Parallel(n, threads, [&](int, size_t i) { reason[i] = QualityReject(DocumentText((*docs)[i]), q); });
   }
   if (spec.deid) {
     ST_ASSIGN_OR_RETURN(DeidOptions opts, ToDeidOptions(spec));
@@ -161,36 +193,9 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
     for (size_t i = 0; i < n; ++i)
       if (std::any_of(per_doc[i].counts.begin(), per_doc[i].counts.end(), [](int64_t c) { return c > 0; })) {
         per_doc[i].source = (*docs)[i].source;
+        per_doc[i].order = (*docs)[i].order;
         rep->pii_documents.push_back(per_doc[i]);
       }
-  }
-  if (spec.dedup) {
-    DedupOptions o = ToDedupOptions(spec, 1);
-    ST_RETURN_IF_ERROR(ValidateDedupOptions(o));
-    // Only documents still in play take part; map their positions back.
-    std::vector<size_t> live;
-    for (size_t i = 0; i < n; ++i)
-      if (reason[i].empty()) live.push_back(i);
-    std::vector<DocSignature> sigs(live.size());
-    Parallel(live.size(), threads, [&](int, size_t k) { sigs[k] = Sign(Joined((*docs)[live[k]]), o); });
-    DedupResult r = ResolveDuplicates(sigs, o);
-    for (const auto& c : r.clusters) {
-      DupClusterReport cr;
-      cr.kept = (*docs)[live[c.kept]].source;
-      cr.exact = c.exact;
-      for (int64_t k : c.removed) cr.removed.push_back((*docs)[live[k]].source);
-      rep->clusters.push_back(std::move(cr));
-    }
-    // Exact or near: whether the removed text equals the kept one.
-    std::vector<uint8_t> exact(live.size(), 0);
-    for (const auto& c : r.clusters)
-      for (int64_t k : c.removed) {
-        const auto& a = sigs[k];
-        const auto& b = sigs[c.kept];
-        exact[k] = a.exact_hi == b.exact_hi && a.exact_lo == b.exact_lo;
-      }
-    for (size_t k = 0; k < live.size(); ++k)
-      if (!r.keep[k]) reason[live[k]] = exact[k] ? "exact_duplicate" : "near_duplicate";
   }
   std::vector<Document> kept;
   kept.reserve(n);

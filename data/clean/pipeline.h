@@ -1,7 +1,7 @@
-// The cleaning stages over a source's documents, in order: normalize -> quality
-// filters -> de-identify -> deduplicate (after de-identification, so texts that
-// differ only in a phone number are one text). Per-document stages run on
-// `threads` workers; every removal is counted by reason.
+// The cleaning stages, in order: normalize -> quality filters -> de-identify (per
+// document, on `threads` workers; CleanDocuments) -> deduplicate (over the whole
+// corpus, after de-identification so that texts differing only in a phone number
+// are one text; RemoveDuplicates). Every removal is counted by reason.
 #pragma once
 
 #include <array>
@@ -19,6 +19,8 @@
 namespace st::data {
 
 struct PiiDocument {
+  int64_t order = 0;  // the Document's order
+  int64_t file = 0, pos = 0;  // set by a data task: global file index and position, for merging in corpus order
   std::string source;
   std::array<int64_t, kNumPiiTypes> counts{};
 };
@@ -38,8 +40,19 @@ struct CleanReport {
   std::vector<DupClusterReport> clusters;
 };
 
-// Cleans `docs` in place (removed documents are erased, order kept).
+// The per-document stages; removed documents are erased, order kept.
 Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int threads, CleanReport* report);
+
+// The text duplicate detection and the content hash look at.
+std::string DocumentText(const Document& d);
+
+// Duplicate removal over signatures in corpus order (`sources[i]` names document i):
+// fills report->clusters and ->removed, returns which to keep.
+std::vector<uint8_t> RemoveDuplicates(const std::vector<DocSignature>& sigs, const std::vector<std::string>& sources,
+                                      const DedupOptions& o, CleanReport* report);
+
+// Adds b's counts into a (the tasks of a multi-task build, merged).
+void MergeCleanReport(CleanReport* a, const CleanReport& b);
 
 // The options the recipe's clean section names, for the stages' own types.
 NormalizeOptions ToNormalizeOptions(const CleanSpec& s);

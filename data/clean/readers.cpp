@@ -213,12 +213,16 @@ StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path) {
   return files;
 }
 
-StatusOr<SourceRead> ReadSource(const SourceSpec& src) {
+StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(size_t)>& take) {
   SourceRead out;
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
-  for (const auto& path : files) {
+  for (size_t fi = 0; fi < files.size(); ++fi) {
+    if (take && !take(fi)) continue;
+    const std::string& path = files[fi];
+    const size_t issues_before = out.issues.size();
     ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
     FileRead fr;
+    fr.index = (int)fi;
     fr.path = path;
     ST_ASSIGN_OR_RETURN(std::string text, DecodeToUtf8(bytes, src.encoding, &fr.decode));
     if (fr.decode.invalid_bytes > 0)
@@ -239,6 +243,8 @@ StatusOr<SourceRead> ReadSource(const SourceSpec& src) {
     }
     fr.documents = (int64_t)(out.docs.size() - before);
     if (fr.documents == 0) out.issues.push_back({path, bytes.empty() ? "empty file" : "no documents in this file"});
+    for (size_t k = before; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
+    for (size_t k = issues_before; k < out.issues.size(); ++k) out.issues[k].file_index = (int)fi;
     out.files.push_back(std::move(fr));
   }
   return out;

@@ -14,6 +14,7 @@
 // a header without the named column stops it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,14 +32,20 @@ struct Document {
   std::vector<ChatMessage> messages;  // chat: the conversation
   std::string source;    // "file:line" for reports and errors
   int source_index = 0;  // which data.sources entry it came from
+  int file_index = 0;    // which of the source's files (ExpandSourcePath order)
+  int64_t order = 0;     // set by the caller: its place in the read, carried through cleaning
 };
 
 struct SourceIssue {
+  SourceIssue() = default;
+  SourceIssue(std::string w, std::string t, int f = 0) : where(std::move(w)), what(std::move(t)), file_index(f) {}
   std::string where;  // file:line
   std::string what;
+  int file_index = 0;
 };
 
 struct FileRead {
+  int index = 0;  // in the source's file list
   std::string path;
   DecodeStats decode;
   int64_t documents = 0;
@@ -53,7 +60,9 @@ struct SourceRead {
 // The files a source path names (a file, a directory or a glob), sorted.
 StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path);
 
-StatusOr<SourceRead> ReadSource(const SourceSpec& src);
+// `take(i)` picks which of the source's files to read (all when empty): a task of a
+// multi-task build reads its own share.
+StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(size_t)>& take = {});
 
 // Returns the byte offset of the first invalid UTF-8 sequence, or npos if valid.
 size_t FindInvalidUtf8(const std::string& s);

@@ -17,6 +17,7 @@
 #include "data/shards/packer.h"
 #include "data/shards/report.h"
 #include "data/shards/shard_io.h"
+#include "data/shards/task.h"
 #include "core/model_spec.h"
 #include "data/tokenize/chat_template.h"
 #include "data/tokenize/tokenizer.h"
@@ -42,12 +43,6 @@ bool IsVal(uint64_t seed, uint64_t content_hash, double fraction) {
   return (double)(z >> 11) / (double)(1ull << 53) < fraction;
 }
 
-uint64_t ContentHash(const Document& d) {
-  std::string s = d.system + "\x1e" + d.prompt + "\x1e" + d.response;
-  for (const auto& m : d.messages) s += "\x1e" + m.role + "\x1f" + m.content;
-  return XXH3_64bits(s.data(), s.size());
-}
-
 }  // namespace
 
 StatusOr<std::string> SourceSha256(const std::string& path) {
@@ -61,95 +56,76 @@ StatusOr<std::string> SourceSha256(const std::string& path) {
   return Sha256Hex(list);
 }
 
-StatusOr<BuildSummary> BuildShards(const Recipe& r) {
-  if (!PathExists(r.base_model))
-    return InvalidInput(r.file + ": base_model '" + r.base_model + "' not found (create one with `slicetune init-model --preset tiny " + r.base_model + "`)");
+namespace {
+
+// The merge step: every task's documents in corpus order, duplicates resolved
+// over the whole corpus, then split, packing, shards, manifest and report.
+StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks) {
   ST_ASSIGN_OR_RETURN(auto tok, LoadTokenizer(r.base_model));
-  const std::string model_path = tok->path();
-  // BOS only where the model puts one (Llama does, Qwen does not); EOS ends every sample.
-  const int32_t bos = tok->add_bos() ? tok->bos_id() : -1, eos = tok->eos_id();
+  const int32_t eos = tok->eos_id();
   const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
-  if (eos < 0) return InvalidInput(model_path + ": tokenizer defines no EOS token (tokenizer_config.json eos_token)");
-
-  std::optional<ChatTemplate> chat;
-  if (r.data.template_name != "none") {
-    ST_ASSIGN_OR_RETURN(ChatTemplate t, LoadChatTemplate(r.base_model, *tok, r.data.template_name));
-    if (!r.data.chat_date.empty()) t.set_date(r.data.chat_date);
-    else if (t.dated()) LogInfo("the chat template writes today's date into every system header; set data.chat_date for shards that do not change from day to day");
-    chat = std::move(t);
-  }
-
-  // Read every source (decoding, counting bad lines), then clean the corpus as a
-  // whole (duplicates are found across sources), then render and tokenize.
-  json inputs = json::array(), issues = json::array(), files = json::array();
-  std::vector<Document> docs;
-  BuildSummary sum;
-  int64_t issue_count = 0;
-  for (size_t si = 0; si < r.data.sources.size(); ++si) {
-    const auto& src = r.data.sources[si];
-    ST_ASSIGN_OR_RETURN(SourceRead read, ReadSource(src));
-    ST_ASSIGN_OR_RETURN(std::string sha, SourceSha256(src.path));
-    int64_t bytes = 0;
-    for (const auto& f : read.files) {
-      bytes += f.decode.bytes_in;
-      files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
-                       {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
-    }
-    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"bytes", bytes}, {"files", (int64_t)read.files.size()},
-                      {"format", src.format}, {"documents", (int64_t)read.docs.size()}});
-    issue_count += (int64_t)read.issues.size();
-    for (const auto& is : read.issues)
-      if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
-    for (auto& d : read.docs) {
-      d.source_index = (int)si;
-      docs.push_back(std::move(d));
-    }
-  }
-  if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");
+  std::vector<TaskDoc> docs;
+  std::vector<std::pair<int64_t, FileRead>> file_reads;
+  std::vector<std::pair<int64_t, SourceIssue>> all_issues;
   CleanReport clean;
-  const int threads = std::max(1u, std::thread::hardware_concurrency());
-  ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &clean));
-  sum.documents = (int64_t)docs.size();
+  for (auto& t : tasks) {
+    if (t.tokenizer_sha256 != tok->sha256())
+      return InvalidInput("data task " + std::to_string(t.task) + " of " + std::to_string(t.tasks) +
+                          " used a different tokenizer; rerun it");
+    for (auto& d : t.docs) docs.push_back(std::move(d));
+    file_reads.insert(file_reads.end(), t.files.begin(), t.files.end());
+    all_issues.insert(all_issues.end(), t.issues.begin(), t.issues.end());
+    MergeCleanReport(&clean, t.clean);
+  }
+  // Corpus order: (file, position in the file), whichever task read it.
+  std::stable_sort(docs.begin(), docs.end(), [](const TaskDoc& a, const TaskDoc& b) {
+    return a.file != b.file ? a.file < b.file : a.pos < b.pos;
+  });
+  std::stable_sort(file_reads.begin(), file_reads.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(all_issues.begin(), all_issues.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(clean.pii_documents.begin(), clean.pii_documents.end(), [](const PiiDocument& a, const PiiDocument& b) {
+    return a.file != b.file ? a.file < b.file : a.pos < b.pos;
+  });
+  if (r.data.clean.dedup) {
+    std::vector<DocSignature> sigs;
+    std::vector<std::string> sources;
+    for (auto& d : docs) {
+      sigs.push_back(std::move(d.sig));
+      sources.push_back(d.source);
+    }
+    std::vector<uint8_t> keep = RemoveDuplicates(sigs, sources, ToDedupOptions(r.data.clean, 1), &clean);
+    std::vector<TaskDoc> kept;
+    for (size_t i = 0; i < docs.size(); ++i)
+      if (keep[i]) kept.push_back(std::move(docs[i]));
+    docs.swap(kept);
+  }
 
+  json inputs = json::array(), files = json::array(), issues = json::array();
+  for (const auto& src : r.data.sources) {
+    ST_ASSIGN_OR_RETURN(std::string sha, SourceSha256(src.path));
+    ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path));
+    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"files", (int64_t)paths.size()}, {"format", src.format}});
+  }
+  for (const auto& [g, f] : file_reads)
+    files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
+                     {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
+  for (const auto& [g, is] : all_issues)
+    if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
+  const int64_t issue_count = (int64_t)all_issues.size();
+  if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");
+
+  BuildSummary sum;
+  sum.documents = (int64_t)docs.size();
   std::vector<TokenizedSample> train, val;
   std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
-  {
-    Progress prog("tokenize", (int64_t)docs.size(), "docs");
-    for (size_t i = 0; i < docs.size(); ++i) {
-      const auto& d = docs[i];
-      const SourceSpec& src = r.data.sources[d.source_index];
-      TokenizedSample s;
-      if (chat && src.format != "text") {
-        // Rendered with the chat template; the mask covers the assistant replies.
-        std::vector<ChatMessage> msgs = d.messages;
-        if (msgs.empty()) {
-          if (!d.system.empty()) msgs.push_back({"system", d.system});
-          msgs.push_back({"user", d.prompt});
-          msgs.push_back({"assistant", d.response});
-        }
-        auto rendered = chat->Render(msgs, /*add_generation_prompt=*/false);
-        if (!rendered.ok()) return InvalidInput(d.source + ": " + rendered.status().message());
-        ChatTokens ct = TokenizeChat(*tok, *rendered);
-        s.ids.assign(ct.ids.begin(), ct.ids.end());
-        s.mask = std::move(ct.mask);
-      } else {
-        const std::string prompt = d.system.empty() ? d.prompt : d.system + "\n\n" + d.prompt;
-        std::vector<int> p = prompt.empty() ? std::vector<int>{} : tok->Encode(prompt);
-        std::vector<int> resp = tok->Encode(d.response);
-        s = MakeSample(bos, p, resp, eos);
-      }
-      if (r.data.loss_on == "all")  // every token a target but the sample's first (nothing predicts it)
-        for (size_t k = 1; k < s.mask.size(); ++k) s.mask[k] = 1;
-      int64_t b = 1;
-      while (b < (int64_t)s.ids.size()) b *= 2;
-      ++hist[b];
-      // The split follows the content, so a document stays on its side when others come and go.
-      (IsVal(r.seed, ContentHash(d), r.data.val_fraction) ? val : train).push_back(std::move(s));
-      prog.Update((int64_t)i + 1);
-    }
-    prog.Finish();
+  for (auto& d : docs) {
+    int64_t b = 1;
+    while (b < (int64_t)d.sample.ids.size()) b *= 2;
+    ++hist[b];
+    // The split follows the content, so a document stays on its side when others come and go.
+    (IsVal(r.seed, d.content_hash, r.data.val_fraction) ? val : train).push_back(std::move(d.sample));
   }
-  if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training");
+  if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training (after cleaning)");
 
   // The whole shard set is written into a temporary sibling folder and swapped in
   // at the end, so a failed build never leaves a mix of old and new shards.
@@ -190,8 +166,9 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   }
 
   json manifest = {{"format", "slicetune-manifest"}, {"format_version", kManifestVersion}, {"recipe", r.name},
-                   {"recipe_sha256", r.hash}, {"data_sha256", r.data_hash}, {"tokenizer_sha256", tok->sha256()}, {"tokenizer", model_path},
-                   {"seq_len", r.data.seq_len}, {"pack", r.data.pack}, {"inputs", inputs}, {"shards", shards}};
+                   {"recipe_sha256", r.hash}, {"data_sha256", r.data_hash}, {"tokenizer_sha256", tok->sha256()},
+                   {"tokenizer", tok->path()}, {"seq_len", r.data.seq_len}, {"pack", r.data.pack}, {"inputs", inputs},
+                   {"shards", shards}};
   json h = json::object();
   for (const auto& [b, c] : hist) h["<=" + std::to_string(b)] = c;
   const int64_t total_slots = (sum.train_sequences + sum.val_sequences) * r.data.seq_len;
@@ -207,6 +184,59 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
   ST_RETURN_IF_ERROR(atomic_dir.Commit());
   sum.manifest_path = (fs::path(final_dir) / "manifest.json").string();
   return sum;
+}
+
+}  // namespace
+
+StatusOr<BuildSummary> BuildShards(const Recipe& r) {
+  ST_ASSIGN_OR_RETURN(TaskResult t, RunDataTask(r, 0, 1));
+  std::vector<TaskResult> tasks;
+  tasks.push_back(std::move(t));
+  return MergeTasks(r, std::move(tasks));
+}
+
+StatusOr<std::string> BuildTask(const Recipe& r, int task, int tasks) {
+  ST_ASSIGN_OR_RETURN(TaskResult t, RunDataTask(r, task, tasks));
+  const std::string dir = TaskDir(r, task, tasks);
+  ST_RETURN_IF_ERROR(WriteTaskResult(dir, t));
+  return dir;
+}
+
+StatusOr<BuildSummary> MergeTaskOutputs(const Recipe& r) {
+  const std::string root = TasksDir(r);
+  if (!fs::is_directory(root)) return InvalidInput(root + ": no task outputs to merge (run `data build RECIPE --task I/N` first)");
+  int tasks = -1;
+  std::vector<std::string> dirs;
+  for (const auto& e : fs::directory_iterator(root)) {
+    int i = 0, n = 0;
+    const std::string name = e.path().filename().string();
+    if (std::sscanf(name.c_str(), "task-%d-of-%d", &i, &n) != 2 || name.find(".tmp") != std::string::npos) continue;
+    if (tasks >= 0 && n != tasks)
+      return InvalidInput(root + ": holds outputs of builds with " + std::to_string(tasks) + " and " + std::to_string(n) +
+                          " tasks; remove the folder and rerun the tasks");
+    tasks = n;
+    dirs.push_back(e.path().string());
+  }
+  if (tasks < 1) return InvalidInput(root + ": no task outputs to merge");
+  std::vector<TaskResult> results;
+  std::string missing;
+  for (int i = 0; i < tasks; ++i) {
+    const std::string d = TaskDir(r, i, tasks);
+    if (!fs::is_directory(d)) {
+      missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+      continue;
+    }
+    ST_ASSIGN_OR_RETURN(TaskResult t, ReadTaskResult(d));
+    if (t.data_hash != r.data_hash)
+      return InvalidInput(d + ": was built from a different data section or seed; rerun task " + std::to_string(i));
+    results.push_back(std::move(t));
+  }
+  if (!missing.empty())
+    return InvalidInput(root + ": tasks " + missing + " of " + std::to_string(tasks) + " have not finished; run them, then merge");
+  ST_ASSIGN_OR_RETURN(BuildSummary s, MergeTasks(r, std::move(results)));
+  std::error_code ec;
+  fs::remove_all(root, ec);  // the shards hold everything now
+  return s;
 }
 
 StatusOr<bool> ShardsUpToDate(const Recipe& r) {

@@ -21,6 +21,12 @@ struct BuildSummary {
 
 StatusOr<BuildSummary> BuildShards(const Recipe& recipe);
 
+// A multi-task build (data/shards/task.h): task `task` of `tasks` writes its part
+// under <output_dir>/shards.tasks/ and returns that folder; the merge, once every
+// task has finished, writes the shards exactly as BuildShards would.
+StatusOr<std::string> BuildTask(const Recipe& recipe, int task, int tasks);
+StatusOr<BuildSummary> MergeTaskOutputs(const Recipe& recipe);
+
 // True when <output_dir>/shards/manifest.json exists and was built from the same
 // data section, seed, tokenizer and input file contents (so `run` and `train`
 // can skip the data stage).

@@ -83,7 +83,7 @@ std::string MdBars(const std::string& title, const std::string& key, const Bars&
 
 }  // namespace
 
-json CleanReportJson(const CleanReport& c) {
+json CleanReportJson(const CleanReport& c, bool with_positions) {
   json removed = json::object();
   for (const auto& [k, v] : c.removed) removed[k] = v;
   json pii_found = json::object(), pii_replaced = json::object();
@@ -98,6 +98,10 @@ json CleanReportJson(const CleanReport& c) {
     for (int t = 0; t < kNumPiiTypes; ++t)
       if (d.counts[t]) counts[PiiTypeName(static_cast<PiiType>(t))] = d.counts[t];
     docs.push_back({{"source", d.source}, {"counts", counts}});
+    if (with_positions) {
+      docs.back()["file"] = d.file;
+      docs.back()["pos"] = d.pos;
+    }
   }
   json clusters = json::array();
   for (const auto& cl : c.clusters) clusters.push_back({{"kept", cl.kept}, {"removed", cl.removed}, {"exact", cl.exact}});
@@ -110,6 +114,43 @@ json CleanReportJson(const CleanReport& c) {
           {"pii", {{"found", pii_found}, {"replaced", pii_replaced}, {"documents_with_pii", c.deid.documents_with_pii},
                    {"rejected_candidates", c.deid.rejected}, {"allowed", c.deid.allowed}, {"documents", docs}}},
           {"duplicate_clusters", clusters}};
+}
+
+CleanReport CleanReportFromJson(const json& j) {
+  CleanReport c;
+  c.documents_in = j.value("documents_in", (int64_t)0);
+  c.documents_out = j.value("documents_out", (int64_t)0);
+  if (j.contains("removed"))
+    for (const auto& [k, v] : j["removed"].items()) c.removed[k] = v.get<int64_t>();
+  if (j.contains("normalize")) {
+    const json& n = j["normalize"];
+    c.normalize.documents_changed = n.value("documents_changed", (int64_t)0);
+    c.normalize.nfc = n.value("nfc", (int64_t)0);
+    c.normalize.fullwidth = n.value("fullwidth", (int64_t)0);
+    c.normalize.controls = n.value("controls", (int64_t)0);
+    c.normalize.whitespace = n.value("whitespace", (int64_t)0);
+    c.normalize.t2s = n.value("t2s", (int64_t)0);
+  }
+  if (j.contains("pii")) {
+    const json& p = j["pii"];
+    for (int t = 0; t < kNumPiiTypes; ++t) {
+      const char* name = PiiTypeName(static_cast<PiiType>(t));
+      c.deid.found[t] = p["found"].value(name, (int64_t)0);
+      c.deid.replaced[t] = p["replaced"].value(name, (int64_t)0);
+    }
+    c.deid.documents_with_pii = p.value("documents_with_pii", (int64_t)0);
+    c.deid.rejected = p.value("rejected_candidates", (int64_t)0);
+    c.deid.allowed = p.value("allowed", (int64_t)0);
+    for (const auto& d : p["documents"]) {
+      PiiDocument pd;
+      pd.source = d.value("source", "");
+      pd.file = d.value("file", (int64_t)0);
+      pd.pos = d.value("pos", (int64_t)0);
+      for (int t = 0; t < kNumPiiTypes; ++t) pd.counts[t] = d["counts"].value(PiiTypeName(static_cast<PiiType>(t)), (int64_t)0);
+      c.pii_documents.push_back(pd);
+    }
+  }
+  return c;
 }
 
 Status WriteDataReport(const std::string& dir, const json& r) {

@@ -12,7 +12,9 @@
 
 namespace st::data {
 
-nlohmann::json CleanReportJson(const CleanReport& c);
+// `with_positions`: PII documents carry their file and position (a task's summary).
+nlohmann::json CleanReportJson(const CleanReport& c, bool with_positions = false);
+CleanReport CleanReportFromJson(const nlohmann::json& j);
 
 // Writes the three files into `dir` (each atomically).
 Status WriteDataReport(const std::string& dir, const nlohmann::json& report);

@@ -50,7 +50,7 @@ def test_recipe_typo_names_key_and_line(tmp_path):
 def test_missing_source_file_is_named(tmp_path):
     r = run([SLICETUNE, "data", "build", os.path.join(SRC, "recipes", "smoke-tiny.yaml")], cwd=str(tmp_path))
     assert r.returncode == 2
-    assert "data.sources[0].path: file 'recipes/data/smoke/corpus.txt' not found" in r.stderr
+    assert "data.sources[0].path: 'recipes/data/smoke/corpus.txt' not found" in r.stderr
 
 
 def test_malformed_config_json_gives_exit_2_and_no_output(fixture_dir, tmp_path):

@@ -112,3 +112,68 @@ def test_rebuild_is_byte_identical(built):
     r = run([SLICETUNE, "data", "build", str(d / "r.yaml")])
     assert r.returncode == 0, r.stderr
     assert digest() == before and any(p.endswith(".h5") for p in before)
+
+
+def test_three_tasks_give_exactly_the_output_of_one(fixture_dir, tmp_path):
+    """Each task reads its share of the input files; the merge resolves duplicates
+    across all of them. Shards, manifest and report equal a single-machine build."""
+    import hashlib
+    src = tmp_path / "in"
+    src.mkdir()
+    corpus = open(os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "data", "smoke", "corpus.txt"),
+                  encoding="utf-8").read().split("\n")
+    for k in range(7):  # duplicates land in different files, so in different tasks
+        part = corpus[k * 60:(k + 1) * 60] + corpus[:5] + [PARA.replace("十二份", f"十{k}份"), "电话 13800138000"]
+        (src / f"part-{k}.txt").write_text("\n\n".join(part), encoding="utf-8")
+    (src / "bad.jsonl").write_text('{"text": "好的"}\n{oops\n', encoding="utf-8")
+
+    def recipe(out):
+        p = tmp_path / f"{out}.yaml"
+        p.write_text(f"""name: tasks
+base_model: {fixture_dir}/tiny-base
+output_dir: {tmp_path}/{out}
+seed: 5
+data:
+  sources:
+    - {{path: {src}/*.txt, format: text}}
+    - {{path: {src}/bad.jsonl, format: text}}
+  clean: {{normalize: true, filters: {{min_chars: 3}}, deid: true, dedup: true}}
+  seq_len: 64
+  val_fraction: 0.1
+""")
+        return str(p)
+
+    one, many = recipe("outA"), recipe("outB")
+    r = run([SLICETUNE, "data", "build", one])
+    assert r.returncode == 0, r.stderr
+    r = run([SLICETUNE, "data", "build", many, "--merge"])
+    assert r.returncode == 2 and "no task outputs" in r.stderr
+    for i in (2, 0):
+        r = run([SLICETUNE, "data", "build", many, "--task", f"{i}/3"])
+        assert r.returncode == 0, r.stderr
+    r = run([SLICETUNE, "data", "build", many, "--merge"])
+    assert r.returncode == 2 and "tasks 1 of 3 have not finished" in r.stderr
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="2", SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_COUNT="3")
+    r = run([SLICETUNE, "data", "build", many, "--task", "env"], env=env)  # Slurm array index 2 of 1..3 is task 1
+    assert r.returncode == 0, r.stderr
+    r = run([SLICETUNE, "data", "build", many, "--merge"])
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "outB" / "shards.tasks").exists()
+
+    def digest(out):
+        d = tmp_path / out / "shards"
+        files = {}
+        for p in sorted(os.listdir(d)):
+            data = (d / p).read_bytes()
+            if p in ("manifest.json",):
+                m = json.loads(data)
+                m.pop("recipe_sha256")  # the two recipe files differ in output_dir only
+                data = json.dumps(m).encode()
+            files[p] = hashlib.sha256(data.replace(out.encode(), b"OUT")).hexdigest()
+        return files
+
+    assert digest("outA") == digest("outB")
+    rep = json.load(open(tmp_path / "outB" / "shards" / "data_report.json"))
+    removed = rep["clean"]["removed"]
+    assert removed["exact_duplicate"] >= 6 and removed["near_duplicate"] >= 1  # across files, so across tasks
+    assert rep["issues"]["count"] == 1
