@@ -1,4 +1,4 @@
-// `slicetune data decode | normalize | deid | dedup`: one corpus stage as a
+// `slicetune data decode | normalize | deid | dedup | augment`: one corpus stage as a
 // standard-input to standard-output filter, so a person can see what a stage does
 // to their own text and scripts can chain stages. A summary goes to stderr.
 #include <cstdio>
@@ -7,6 +7,9 @@
 
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include <map>
+
+#include "data/clean/augment.h"
 #include "data/clean/decode.h"
 #include "data/clean/dedup.h"
 #include "data/clean/deid.h"
@@ -258,9 +261,61 @@ void AddDedup(CLI::App* data, Status* result) {
   });
 }
 
+void AddAugment(CLI::App* data, Status* result) {
+  auto* cmd = data->add_subcommand(
+      "augment", "Make (erroneous, correct) pairs from each stdin line's sentences: JSON lines {kind, input, output}");
+  struct Opts {
+    data::AugmentOptions a;
+    std::string kinds = "typo,term,duplicate,abbreviation", glossary;
+    bool jsonl = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--kinds", o->kinds, "Comma-separated: typo, term, duplicate, abbreviation")->capture_default_str();
+  cmd->add_option("--glossary", o->glossary, "TSV: term<TAB>abbreviation (terms for term errors and abbreviations)");
+  cmd->add_option("--ratio", o->a.ratio, "Pairs per sentence per kind (average)")->capture_default_str();
+  cmd->add_option("--clean-ratio", o->a.clean_ratio, "Unchanged pairs per sentence (average)")->capture_default_str();
+  cmd->add_option("--seed", o->a.seed, "Seed: the same seed and text give the same pairs")->capture_default_str();
+  cmd->add_flag("--jsonl", o->jsonl, "Each input line is a JSON string");
+  cmd->callback([o, result] {
+    *result = [&]() -> Status {
+      o->a.kinds.clear();
+      for (size_t a = 0; a <= o->kinds.size();) {
+        size_t e = o->kinds.find(',', a);
+        if (e == std::string::npos) e = o->kinds.size();
+        if (e > a) o->a.kinds.push_back(o->kinds.substr(a, e - a));
+        a = e + 1;
+      }
+      if (!o->glossary.empty()) {
+        ST_ASSIGN_OR_RETURN(o->a.glossary, data::ReadGlossary(o->glossary));
+      }
+      ST_ASSIGN_OR_RETURN(data::Augmenter aug, data::Augmenter::Create(o->a));
+      LineReader in{o->jsonl};
+      std::string doc;
+      std::map<std::string, int64_t> made;
+      int64_t sentences = 0;
+      while (true) {
+        ST_ASSIGN_OR_RETURN(bool more, in.Next(&doc));
+        if (!more) break;
+        for (const auto& s : data::Augmenter::Sentences(doc)) {
+          ++sentences;
+          for (const auto& p : aug.Generate(s)) {
+            ++made[p.kind];
+            std::cout << json({{"kind", p.kind}, {"input", p.erroneous}, {"output", p.correct}}).dump() << "\n";
+          }
+        }
+      }
+      std::string summary;
+      for (const auto& [k, v] : made) summary += (summary.empty() ? "" : ", ") + k + " " + std::to_string(v);
+      std::fprintf(stderr, "augment: %lld sentences, pairs: %s\n", (long long)sentences, summary.empty() ? "none" : summary.c_str());
+      return Status::Ok();
+    }();
+  });
+}
+
 }  // namespace
 
 void AddDataFilters(CLI::App* data, Status* result) {
+  AddAugment(data, result);
   AddDecode(data, result);
   AddNormalize(data, result);
   AddDeid(data, result);

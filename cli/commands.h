@@ -12,7 +12,7 @@ namespace st::cli {
 
 void AddInitModel(CLI::App& app, Status* result);
 void AddData(CLI::App& app, Status* result);
-// data decode | normalize | deid | dedup (cmd_data_filters.cpp)
+// data decode | normalize | deid | dedup | augment (cmd_data_filters.cpp)
 void AddDataFilters(CLI::App* data, Status* result);
 void AddTrain(CLI::App& app, Status* result);
 void AddExport(CLI::App& app, Status* result);

@@ -233,7 +233,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 
   YAML::Node data = root["data"];
   if (!data) return rd.Error(root, "data", "missing required section (sources, seq_len, ...)");
-  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on", "chat_date", "clean"}));
+  ST_RETURN_IF_ERROR(rd.CheckKeys(data, "data", {"sources", "seq_len", "pack", "val_fraction", "template", "loss_on", "chat_date", "clean", "augment"}));
   YAML::Node sources = data["sources"];
   if (!sources || !sources.IsSequence() || sources.size() == 0)
     return rd.Error(sources ? sources : data, "data.sources", "expected a non-empty list of {path, format}");
@@ -271,6 +271,23 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "loss_on", &r.data.loss_on, "response | all"));
   ST_RETURN_IF_ERROR(rd.Get(data, "data", "chat_date", &r.data.chat_date, "a date as the template writes it (26 Jul 2024)"));
   if (YAML::Node c = data["clean"]) ST_RETURN_IF_ERROR(ParseClean(rd, c, &r.data.clean));
+  if (YAML::Node a = data["augment"]) {
+    ST_ASSIGN_OR_RETURN(r.data.augment.on, StageOn(rd, a, "data.augment"));
+    if (a.IsMap()) {
+      const std::string k = "data.augment";
+      ST_RETURN_IF_ERROR(rd.CheckKeys(a, k, {"kinds", "ratio", "clean_ratio", "glossary"}));
+      ST_RETURN_IF_ERROR(rd.GetList(a, k, "kinds", &r.data.augment.kinds));
+      for (const auto& kind : r.data.augment.kinds)
+        ST_RETURN_IF_ERROR(rd.OneOf(a["kinds"], k + ".kinds", kind, {"typo", "term", "duplicate", "abbreviation"}));
+      ST_RETURN_IF_ERROR(rd.Get(a, k, "ratio", &r.data.augment.ratio, "pairs per sentence per kind, a number"));
+      ST_RETURN_IF_ERROR(rd.Range<double>(a, k + ".ratio", r.data.augment.ratio, 0, 100));
+      ST_RETURN_IF_ERROR(rd.Get(a, k, "clean_ratio", &r.data.augment.clean_ratio, "unchanged pairs per sentence, a number"));
+      ST_RETURN_IF_ERROR(rd.Range<double>(a, k + ".clean_ratio", r.data.augment.clean_ratio, 0, 100));
+      ST_RETURN_IF_ERROR(rd.Get(a, k, "glossary", &r.data.augment.glossary, "a TSV file: term<TAB>abbreviation"));
+      if (check_files && !r.data.augment.glossary.empty() && !PathExists(r.data.augment.glossary))
+        return rd.Error(a["glossary"], k + ".glossary", "file '" + r.data.augment.glossary + "' not found");
+    }
+  }
   ST_RETURN_IF_ERROR(rd.OneOf(data, "data.loss_on", r.data.loss_on, {"response", "all"}));
   for (size_t i = 0; i < r.data.sources.size(); ++i)
     if (r.data.sources[i].format == "chat" && r.data.template_name == "none")

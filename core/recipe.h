@@ -46,6 +46,15 @@ struct CleanSpec {
   int64_t ngram = 5, num_perm = 128, bands = 16;
 };
 
+// data.augment: (erroneous, correct) pairs from the text sources' sentences for the
+// correction slices (data/clean/augment.h); added after each source document.
+struct AugmentSpec {
+  bool on = false;
+  std::vector<std::string> kinds = {"typo", "term", "duplicate", "abbreviation"};
+  double ratio = 1.0, clean_ratio = 0.0;
+  std::string glossary;
+};
+
 struct DataSpec {
   std::vector<SourceSpec> sources;
   int64_t seq_len = 256;
@@ -56,7 +65,8 @@ struct DataSpec {
   std::string template_name = "none";
   std::string chat_date;  // the date dated Llama 3.x templates write ("" = today, as transformers)
   std::string loss_on = "response";
-  CleanSpec clean;  // response: prompt tokens masked from the loss; all
+  CleanSpec clean;
+  AugmentSpec augment;  // response: prompt tokens masked from the loss; all
 };
 
 struct LoraSpec {

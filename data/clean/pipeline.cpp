@@ -92,6 +92,7 @@ void MergeCleanReport(CleanReport* a, const CleanReport& b) {
   a->documents_in += b.documents_in;
   a->documents_out += b.documents_out;
   for (const auto& [k, v] : b.removed) a->removed[k] += v;
+  for (const auto& [k, v] : b.augmented) a->augmented[k] += v;
   Add(&a->normalize, b.normalize);
   Add(&a->deid, b.deid);
   a->pii_documents.insert(a->pii_documents.end(), b.pii_documents.begin(), b.pii_documents.end());

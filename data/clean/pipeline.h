@@ -38,6 +38,7 @@ struct CleanReport {
   DeidStats deid;
   std::vector<PiiDocument> pii_documents;
   std::vector<DupClusterReport> clusters;
+  std::map<std::string, int64_t> augmented;  // augmentation pairs made, by kind
 };
 
 // The per-document stages; removed documents are erased, order kept.

@@ -34,6 +34,7 @@ struct Document {
   int source_index = 0;  // which data.sources entry it came from
   int file_index = 0;    // which of the source's files (ExpandSourcePath order)
   int64_t order = 0;     // set by the caller: its place in the read, carried through cleaning
+  int derived = 0;       // > 0: the n-th augmentation pair made from the document at `order`
 };
 
 struct SourceIssue {

@@ -79,7 +79,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
   }
   // Corpus order: (file, position in the file), whichever task read it.
   std::stable_sort(docs.begin(), docs.end(), [](const TaskDoc& a, const TaskDoc& b) {
-    return a.file != b.file ? a.file < b.file : a.pos < b.pos;
+    return a.file != b.file ? a.file < b.file : a.pos != b.pos ? a.pos < b.pos : a.derived < b.derived;
   });
   std::stable_sort(file_reads.begin(), file_reads.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::stable_sort(all_issues.begin(), all_issues.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -87,16 +87,21 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
     return a.file != b.file ? a.file < b.file : a.pos < b.pos;
   });
   if (r.data.clean.dedup) {
+    // Source documents only; an augmentation pair follows its document out.
     std::vector<DocSignature> sigs;
     std::vector<std::string> sources;
-    for (auto& d : docs) {
-      sigs.push_back(std::move(d.sig));
-      sources.push_back(d.source);
-    }
+    for (size_t i = 0; i < docs.size(); ++i)
+      if (!docs[i].derived) {
+        sigs.push_back(std::move(docs[i].sig));
+        sources.push_back(docs[i].source);
+      }
     std::vector<uint8_t> keep = RemoveDuplicates(sigs, sources, ToDedupOptions(r.data.clean, 1), &clean);
     std::vector<TaskDoc> kept;
-    for (size_t i = 0; i < docs.size(); ++i)
-      if (keep[i]) kept.push_back(std::move(docs[i]));
+    bool parent_kept = true;
+    for (size_t i = 0, k = 0; i < docs.size(); ++i) {
+      if (!docs[i].derived) parent_kept = keep[k++];
+      if (parent_kept) kept.push_back(std::move(docs[i]));
+    }
     docs.swap(kept);
   }
 

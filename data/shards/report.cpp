@@ -106,7 +106,10 @@ json CleanReportJson(const CleanReport& c, bool with_positions) {
   json clusters = json::array();
   for (const auto& cl : c.clusters) clusters.push_back({{"kept", cl.kept}, {"removed", cl.removed}, {"exact", cl.exact}});
   const auto& n = c.normalize;
+  json augmented = json::object();
+  for (const auto& [k, v] : c.augmented) augmented[k] = v;
   return {{"documents_in", c.documents_in},
+          {"augmented", augmented},
           {"documents_out", c.documents_out},
           {"removed", removed},
           {"normalize", {{"documents_changed", n.documents_changed}, {"nfc", n.nfc}, {"fullwidth", n.fullwidth},
@@ -122,6 +125,8 @@ CleanReport CleanReportFromJson(const json& j) {
   c.documents_out = j.value("documents_out", (int64_t)0);
   if (j.contains("removed"))
     for (const auto& [k, v] : j["removed"].items()) c.removed[k] = v.get<int64_t>();
+  if (j.contains("augmented"))
+    for (const auto& [k, v] : j["augmented"].items()) c.augmented[k] = v.get<int64_t>();
   if (j.contains("normalize")) {
     const json& n = j["normalize"];
     c.normalize.documents_changed = n.value("documents_changed", (int64_t)0);

@@ -12,6 +12,7 @@
 #include "core/file_io.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "data/clean/augment.h"
 #include "data/shards/report.h"
 #include "data/tokenize/chat_template.h"
 #include "data/tokenize/tokenizer.h"
@@ -105,6 +106,40 @@ StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks) {
     }
   }
   ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &out.clean));
+  if (r.data.augment.on) {
+    // Pairs from each text document's sentences, placed right after it.
+    AugmentOptions ao;
+    ao.kinds = r.data.augment.kinds;
+    ao.ratio = r.data.augment.ratio;
+    ao.clean_ratio = r.data.augment.clean_ratio;
+    ao.seed = r.seed;
+    if (!r.data.augment.glossary.empty()) {
+      ST_ASSIGN_OR_RETURN(ao.glossary, ReadGlossary(r.data.augment.glossary));
+    }
+    ST_ASSIGN_OR_RETURN(Augmenter aug, Augmenter::Create(ao));
+    std::vector<Document> with_pairs;
+    for (auto& d : docs) {
+      const bool text = r.data.sources[d.source_index].format == "text";
+      std::vector<AugmentPair> pairs;
+      if (text)
+        for (const auto& sentence : Augmenter::Sentences(d.response))
+          for (auto& p : aug.Generate(sentence)) pairs.push_back(std::move(p));
+      const Document parent = d;
+      with_pairs.push_back(std::move(d));
+      for (size_t k = 0; k < pairs.size(); ++k) {
+        Document e;
+        e.prompt = AugmentInstruction(pairs[k].kind) + pairs[k].erroneous;
+        e.response = pairs[k].correct;
+        e.source = parent.source + " (" + pairs[k].kind + ")";
+        e.source_index = parent.source_index;
+        e.order = parent.order;
+        e.derived = (int)k + 1;
+        ++out.clean.augmented[pairs[k].kind];
+        with_pairs.push_back(std::move(e));
+      }
+    }
+    docs.swap(with_pairs);
+  }
   for (auto& p : out.clean.pii_documents) {
     p.file = global_file[p.order];
     p.pos = pos[p.order];
@@ -120,12 +155,13 @@ StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks) {
     TaskDoc& td = out.docs[i];
     td.file = global_file[d.order];
     td.pos = pos[d.order];
+    td.derived = d.derived;
     td.source = d.source;
     td.content_hash = ContentHash(d);
-    if (r.data.clean.dedup) td.sig = Sign(DocumentText(d), dedup);
+    if (r.data.clean.dedup && !d.derived) td.sig = Sign(DocumentText(d), dedup);
     const SourceSpec& src = r.data.sources[d.source_index];
     TokenizedSample& s = td.sample;
-    if (chat && src.format != "text") {
+    if (chat && (src.format != "text" || d.derived)) {
       // Rendered with the chat template; the mask covers the assistant replies.
       std::vector<ChatMessage> msgs = d.messages;
       if (msgs.empty()) {
@@ -172,7 +208,7 @@ Status WriteTaskResult(const std::string& dir, const TaskResult& t) {
   for (const auto& d : t.docs) {
     std::string mask(d.sample.mask.size(), '0');
     for (size_t k = 0; k < mask.size(); ++k) mask[k] = d.sample.mask[k] ? '1' : '0';
-    lines += json({{"f", d.file}, {"p", d.pos}, {"s", d.source}, {"h", d.content_hash},
+    lines += json({{"f", d.file}, {"p", d.pos}, {"d", d.derived}, {"s", d.source}, {"h", d.content_hash},
                    {"x", {d.sig.exact_hi, d.sig.exact_lo}}, {"m", d.sig.minhash}, {"i", d.sample.ids}, {"k", mask}})
                  .dump(-1, ' ', false, json::error_handler_t::replace) +
              "\n";
@@ -218,6 +254,7 @@ StatusOr<TaskResult> ReadTaskResult(const std::string& dir) {
     TaskDoc d;
     d.file = j["f"].get<int64_t>();
     d.pos = j["p"].get<int64_t>();
+    d.derived = j.value("d", (int64_t)0);
     d.source = j["s"].get<std::string>();
     d.content_hash = j["h"].get<uint64_t>();
     d.sig.exact_hi = j["x"][0].get<uint64_t>();

@@ -4,17 +4,18 @@
 // RANK / WORLD_SIZE process), and one merge step:
 //
 //   task i of N:  read its files -> normalize -> filters -> de-identify ->
-//                 duplicate signatures -> chat template + tokenize
+//                 augmentation pairs -> duplicate signatures -> chat template + tokenize
 //                 -> <output_dir>/shards.tasks/task-0000i-of-0000N/
 //   merge:        all tasks' documents in corpus order -> resolve duplicates
-//                 (bucket merge, clusters) -> split -> pack -> shards, manifest, report
+//                 (bucket merge, clusters; a removed document takes its augmentation
+//                 pairs with it) -> split -> pack -> shards, manifest, report
 //
 // A single-machine build is task 0 of 1 followed by the merge, in memory, so N
 // tasks give exactly the output of one.
 //
 // Task folder: summary.json (counts, files, problems, the recipe's data hash) and
 // docs.jsonl, one kept document per line: {"f": global file index, "p": position
-// in the file, "s": source, "h": content hash, "x": [exact hash hi, lo], "m": MinHash
+// in the file, "d": augmentation pair number (0: the document itself), "s": source, "h": content hash, "x": [exact hash hi, lo], "m": MinHash
 // signature, "i": token ids, "k": loss mask as a string of 0 and 1}.
 #pragma once
 
@@ -31,6 +32,7 @@ namespace st::data {
 
 struct TaskDoc {
   int64_t file = 0, pos = 0;  // global file index, position among the file's documents
+  int64_t derived = 0;        // > 0: an augmentation pair made from the document at (file, pos)
   std::string source;
   uint64_t content_hash = 0;
   DocSignature sig;

@@ -115,8 +115,8 @@ def test_rebuild_is_byte_identical(built):
 
 
 def test_three_tasks_give_exactly_the_output_of_one(fixture_dir, tmp_path):
-    """Each task reads its share of the input files; the merge resolves duplicates
-    across all of them. Shards, manifest and report equal a single-machine build."""
+    """Each task reads its share of the input files (and makes its augmentation
+    pairs); the merge resolves duplicates across all of them. Shards, manifest and report equal a single-machine build."""
     import hashlib
     src = tmp_path / "in"
     src.mkdir()
@@ -138,6 +138,7 @@ data:
     - {{path: {src}/*.txt, format: text}}
     - {{path: {src}/bad.jsonl, format: text}}
   clean: {{normalize: true, filters: {{min_chars: 3}}, deid: true, dedup: true}}
+  augment: {{kinds: [typo, duplicate], ratio: 0.5}}
   seq_len: 64
   val_fraction: 0.1
 """)
@@ -176,4 +177,5 @@ data:
     rep = json.load(open(tmp_path / "outB" / "shards" / "data_report.json"))
     removed = rep["clean"]["removed"]
     assert removed["exact_duplicate"] >= 6 and removed["near_duplicate"] >= 1  # across files, so across tasks
+    assert rep["clean"]["augmented"]["typo"] > 50 and rep["clean"]["augmented"]["duplicate"] > 50
     assert rep["issues"]["count"] == 1
