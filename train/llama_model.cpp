@@ -124,20 +124,43 @@ std::vector<at::Tensor> LlamaModel::TrainableParameters() const {
   return ps;
 }
 
-at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training) const {
+at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::Tensor& positions) const {
   const ModelSpec& s = spec_;
   const int64_t B = ids.size(0), T = ids.size(1), nh = s.num_heads, nkv = s.num_kv_heads, hd = s.head_dim;
   at::Tensor x = at::embedding(embed_, ids);  // (B, T, H)
-  // cos/sin (T, hd): positions 0..T-1 times inv_freq, duplicated (rotate-half layout).
-  at::Tensor freqs = at::outer(at::arange(T, at::kFloat), inv_freq_);
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cos = emb.cos(), sin = emb.sin();
   const double scale = 1.0 / std::sqrt((double)hd);
-  // Sliding window (Mistral): query i sees keys j with i - window < j <= i. (T, T) bool, true = attend.
-  at::Tensor window_mask;
-  if (s.sliding_window > 0 && T > s.sliding_window) {
+  at::Tensor cos, sin, window_mask;
+  // A row holds one document unless its positions restart somewhere after the start.
+  const bool packed = positions.defined() && positions.narrow(1, 1, T - 1).eq(0).any().item<bool>();
+  if (!positions.defined() || !packed) {
+    // cos/sin (T, hd): positions p0..p0+T-1 times inv_freq, duplicated (rotate-half layout).
+    at::Tensor p = at::arange(T, at::kFloat);
+    if (positions.defined()) p = p.view({1, T}) + positions.narrow(1, 0, 1).to(at::kFloat);  // (B, T)
+    at::Tensor freqs = positions.defined() ? p.unsqueeze(-1) * inv_freq_ : at::outer(p, inv_freq_);
+    at::Tensor emb = at::cat({freqs, freqs}, -1);
+    cos = emb.cos();
+    sin = emb.sin();
+    if (positions.defined()) {  // (B, T, hd) -> (B, 1, T, hd), broadcast over heads
+      cos = cos.unsqueeze(1);
+      sin = sin.unsqueeze(1);
+    }
+    // Sliding window (Mistral): query i sees keys j with i - window < j <= i. (T, T) bool, true = attend.
+    if (s.sliding_window > 0 && T > s.sliding_window) {
+      at::Tensor i = at::arange(T, at::kLong).view({T, 1}), j = at::arange(T, at::kLong).view({1, T});
+      window_mask = (j <= i).logical_and(j > i - s.sliding_window);
+    }
+  } else {
+    // Packed documents: rotary at each token's own position; query i sees key j when
+    // both lie in the same document (documents numbered by the restarts) and j <= i.
+    at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // (B, T, hd/2)
+    at::Tensor emb = at::cat({freqs, freqs}, -1);
+    cos = emb.cos().unsqueeze(1);
+    sin = emb.sin().unsqueeze(1);
+    at::Tensor doc = positions.eq(0).to(at::kLong).cumsum(1);  // (B, T)
     at::Tensor i = at::arange(T, at::kLong).view({T, 1}), j = at::arange(T, at::kLong).view({1, T});
-    window_mask = (j <= i).logical_and(j > i - s.sliding_window);
+    at::Tensor causal = j <= i;
+    if (s.sliding_window > 0) causal = causal.logical_and(j > i - s.sliding_window);
+    window_mask = doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);  // (B, 1, T, T)
   }
   for (const auto& b : blocks_) {
     at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);

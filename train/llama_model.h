@@ -42,7 +42,10 @@ class LlamaModel {
   LoraAdapter ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout) const;
   std::vector<at::Tensor> TrainableParameters() const;
 
-  at::Tensor Forward(const at::Tensor& ids, bool training = false) const;
+  // `positions` (B, T) int64, optional: each token's position in its document, 0
+  // where a packed document starts. Rotary embeddings use them and attention stays
+  // within a document (block-diagonal causal mask). Undefined: 0..T-1, one document.
+  at::Tensor Forward(const at::Tensor& ids, bool training = false, const at::Tensor& positions = {}) const;
 
  private:
   ModelSpec spec_;

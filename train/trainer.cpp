@@ -28,12 +28,13 @@ namespace {
 struct Rows {
   at::Tensor ids;   // (N, L) int64
   at::Tensor mask;  // (N, L) uint8
+  at::Tensor pos;   // (N, L) int64: position in the packed document
   std::string tokenizer_sha256;
 };
 
 StatusOr<Rows> LoadSplit(const std::string& manifest, const std::string& split) {
   ST_ASSIGN_OR_RETURN(auto files, data::ShardsFromManifest(manifest, split, /*verify_checksums=*/true));
-  std::vector<at::Tensor> ids, masks;
+  std::vector<at::Tensor> ids, masks, poss;
   Rows r;
   for (const auto& f : files) {
     ST_ASSIGN_OR_RETURN(data::ShardData s, data::ReadShard(f));
@@ -44,10 +45,12 @@ StatusOr<Rows> LoadSplit(const std::string& manifest, const std::string& split) 
     r.tokenizer_sha256 = s.tokenizer_sha256;
     ids.push_back(at::from_blob(s.input_ids.data(), {n, s.seq_len}, at::kInt).to(at::kLong));
     masks.push_back(at::from_blob(s.loss_mask.data(), {n, s.seq_len}, at::kByte).clone());
+    poss.push_back(at::from_blob(s.position_ids.data(), {n, s.seq_len}, at::kInt).to(at::kLong));
   }
   if (!ids.empty()) {
     r.ids = at::cat(ids, 0);
     r.mask = at::cat(masks, 0);
+    r.pos = at::cat(poss, 0);
   }
   return r;
 }
@@ -58,8 +61,8 @@ double EvalLoss(const LlamaModel& model, const Rows& rows, int64_t batch) {
   int64_t count = 0;
   for (int64_t i = 0; i < rows.ids.size(0); i += batch) {
     const int64_t n = std::min(batch, rows.ids.size(0) - i);
-    at::Tensor ids = rows.ids.narrow(0, i, n), mask = rows.mask.narrow(0, i, n);
-    auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, false), ids, mask);
+    at::Tensor ids = rows.ids.narrow(0, i, n), mask = rows.mask.narrow(0, i, n), pos = rows.pos.narrow(0, i, n);
+    auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, false, pos), ids, mask);
     sum += loss.item<double>() * k;
     count += k;
   }
@@ -118,7 +121,8 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
     for (int64_t micro = 0; micro < r.train.grad_accum; ++micro) {
       at::Tensor idx = next_batch();
       at::Tensor ids = train.ids.index_select(0, idx), mask = train.mask.index_select(0, idx);
-      auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, true), ids, mask);
+      at::Tensor pos = train.pos.index_select(0, idx);
+      auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, true, pos), ids, mask);
       (loss / (double)r.train.grad_accum).backward();
       step_loss += loss.item<double>() / r.train.grad_accum;
       step_tokens += k;

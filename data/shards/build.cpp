@@ -155,6 +155,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
       sd.tokenizer_sha256 = tok->sha256();
       sd.input_ids.assign(rows.ids.begin() + first * sd.seq_len, rows.ids.begin() + (first + n) * sd.seq_len);
       sd.loss_mask.assign(rows.mask.begin() + first * sd.seq_len, rows.mask.begin() + (first + n) * sd.seq_len);
+      sd.position_ids.assign(rows.pos.begin() + first * sd.seq_len, rows.pos.begin() + (first + n) * sd.seq_len);
       sd.num_real_tokens = (int64_t)sd.input_ids.size();
       if (first + n == rows.rows) sd.num_real_tokens -= rows.rows * sd.seq_len - rows.real_tokens;
       char name[64];

@@ -30,21 +30,19 @@ PackedRows PackSamples(const std::vector<TokenizedSample>& samples, int64_t seq_
     while ((int64_t)out.ids.size() % seq_len) {
       out.ids.push_back(pad_id);
       out.mask.push_back(0);
+      out.pos.push_back(0);
     }
   };
   for (const auto& s : samples) {
-    if (pack) {
-      out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.end());
-      out.mask.insert(out.mask.end(), s.mask.begin(), s.mask.end());
-      out.real_tokens += (int64_t)s.ids.size();
-    } else {
-      int64_t n = std::min<int64_t>((int64_t)s.ids.size(), seq_len);
-      if (n < (int64_t)s.ids.size()) ++out.truncated_samples;
-      out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.begin() + n);
-      out.mask.insert(out.mask.end(), s.mask.begin(), s.mask.begin() + n);
-      out.real_tokens += n;
-      pad_to_row();
-    }
+    const int64_t n = pack ? (int64_t)s.ids.size() : std::min<int64_t>((int64_t)s.ids.size(), seq_len);
+    if (n < (int64_t)s.ids.size()) ++out.truncated_samples;
+    const size_t at = out.ids.size();
+    out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.begin() + n);
+    out.mask.insert(out.mask.end(), s.mask.begin(), s.mask.begin() + n);
+    if (n > 0) out.mask[at] = 0;
+    for (int64_t k = 0; k < n; ++k) out.pos.push_back((int32_t)k);
+    out.real_tokens += n;
+    if (!pack) pad_to_row();
   }
   pad_to_row();
   out.rows = (int64_t)out.ids.size() / seq_len;

@@ -96,7 +96,12 @@ Status WriteShard(const std::string& path, const ShardData& s) {
     H5Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT), H5Fclose);
     if (!file.ok()) return RuntimeError(tmp + ": cannot create HDF5 file");
     const int64_t n = s.num_sequences();
+    std::vector<int32_t> pos = s.position_ids;
+    if (pos.empty())
+      for (int64_t i = 0; i < n * s.seq_len; ++i) pos.push_back((int32_t)(i % s.seq_len));
+    if (pos.size() != s.input_ids.size()) return RuntimeError("WriteShard: position_ids do not match input_ids for " + path);
     bool ok = WriteDataset(file.id, "input_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, n, s.seq_len, s.input_ids.data()) &&
+              WriteDataset(file.id, "position_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, n, s.seq_len, pos.data()) &&
               WriteDataset(file.id, "loss_mask", H5T_STD_U8LE, H5T_NATIVE_UINT8, n, s.seq_len, s.loss_mask.data()) &&
               WriteAttrStr(file.id, "format", "slicetune-shard") &&
               WriteAttrI64(file.id, "format_version", kShardFormatVersion) &&
@@ -127,7 +132,7 @@ StatusOr<ShardData> ReadShard(const std::string& path) {
   int64_t version = 0;
   if (!ReadAttrStr(file.id, "format", &format) || format != "slicetune-shard")
     return InvalidInput(path + ": attribute 'format' is not 'slicetune-shard'; HINT: is this a slicetune shard?");
-  if (!ReadAttrI64(file.id, "format_version", &version) || version != kShardFormatVersion)
+  if (!ReadAttrI64(file.id, "format_version", &version) || version < 1 || version > kShardFormatVersion)
     return InvalidInput(path + ": shard format_version " + std::to_string(version) + ", this build reads version " +
                         std::to_string(kShardFormatVersion) + "; rebuild the shards with `slicetune data build`");
   ShardData s;
@@ -153,6 +158,12 @@ StatusOr<ShardData> ReadShard(const std::string& path) {
   s.loss_mask.resize(n * s.seq_len);
   ST_RETURN_IF_ERROR(read("input_ids", H5T_NATIVE_INT32, s.input_ids.data()));
   ST_RETURN_IF_ERROR(read("loss_mask", H5T_NATIVE_UINT8, s.loss_mask.data()));
+  s.position_ids.resize(n * s.seq_len);
+  if (version >= 2) {
+    ST_RETURN_IF_ERROR(read("position_ids", H5T_NATIVE_INT32, s.position_ids.data()));
+  } else {  // version 1: one document per row
+    for (int64_t i = 0; i < n * s.seq_len; ++i) s.position_ids[i] = (int32_t)(i % s.seq_len);
+  }
   return s;
 }
 

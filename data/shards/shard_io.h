@@ -3,10 +3,16 @@
 // One shard file, step by step:
 //   /input_ids  int32 [N, L]   token ids, N sequences of L = seq_len tokens
 //   /loss_mask  uint8 [N, L]   1 where the token is a training target (predicted from
-//                              the tokens before it), 0 for prompts, padding, BOS
+//                              the tokens before it), 0 for prompts, padding, BOS and
+//                              a document's first token
+//   /position_ids int32 [N, L] (version 2) the token's position in its document: 0
+//                              where a packed document starts, so positions restart
+//                              and attention stops at document boundaries; padding is
+//                              0 (each pad token its own document)
 //   root attributes:
 //     format          "slicetune-shard"
-//     format_version  1 (readers refuse other versions with a hint)
+//     format_version  2 (version 1, without position_ids, reads as one document per row;
+//                     readers refuse other versions with a hint)
 //     seq_len, num_sequences, num_target_tokens, num_real_tokens (int64)
 //     tokenizer_sha256 (string), split ("train" | "val"), pad_id (int64)
 // Datasets are chunked (up to 64 rows) with shuffle + deflate(4), HDF5 built-ins.
@@ -20,12 +26,13 @@
 
 namespace st::data {
 
-inline constexpr int kShardFormatVersion = 1;
+inline constexpr int kShardFormatVersion = 2;
 
 struct ShardData {
   int64_t seq_len = 0;
   std::vector<int32_t> input_ids;  // (N, L) row-major
   std::vector<uint8_t> loss_mask;  // (N, L)
+  std::vector<int32_t> position_ids;  // (N, L); empty when writing: 0..L-1 per row
   std::string tokenizer_sha256;
   std::string split = "train";
   int64_t pad_id = 0;

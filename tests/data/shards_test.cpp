@@ -18,9 +18,21 @@ TEST(Packer, MasksPromptAndBosAndPacksAcrossRows) {
   EXPECT_EQ(p.real_tokens, 14);
   EXPECT_EQ(p.ids[14], 0);
   EXPECT_EQ(p.mask[15], 0);
+  // Positions restart with each sample (continuing across the row cut); pads are 0.
+  EXPECT_EQ(p.pos, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 0}));
   PackedRows q = PackSamples({s}, 4, /*pack=*/false, 0);
   EXPECT_EQ(q.rows, 1);
   EXPECT_EQ(q.truncated_samples, 1);
+}
+
+TEST(Packer, FirstTokenOfASampleIsNeverATarget) {
+  // A sample without BOS (Qwen text): its first token would be predicted from the
+  // previous document's last token if it were a target.
+  TokenizedSample s = MakeSample(-1, {}, {20, 21}, 2);
+  EXPECT_EQ(s.mask, (std::vector<uint8_t>{1, 1, 1}));
+  PackedRows p = PackSamples({s, s}, 6, /*pack=*/true, 0);
+  EXPECT_EQ(p.mask, (std::vector<uint8_t>{0, 1, 1, 0, 1, 1}));
+  EXPECT_EQ(p.pos, (std::vector<int32_t>{0, 1, 2, 0, 1, 2}));
 }
 
 TEST(Shards, RoundTripKeepsIdsMaskAndAttributes) {
@@ -42,6 +54,10 @@ TEST(Shards, RoundTripKeepsIdsMaskAndAttributes) {
   EXPECT_EQ(r->split, "val");
   EXPECT_EQ(r->num_sequences(), 2);
   EXPECT_EQ(r->num_target_tokens(), 4);
+  EXPECT_EQ(r->position_ids, (std::vector<int32_t>{0, 1, 2, 0, 1, 2}));  // none given: one document per row
+  s.position_ids = {0, 1, 0, 0, 1, 2};
+  ASSERT_TRUE(WriteShard(dir / "p.h5", s).ok());
+  EXPECT_EQ(ReadShard(dir / "p.h5")->position_ids, s.position_ids);
 }
 
 TEST(Shards, NonShardFilesAreRefusedWithAHint) {

@@ -20,14 +20,19 @@ def test_h5py_reads_shards_and_manifest_checksums_hold(fixture_dir):
         path = os.path.join(shards, s["file"])
         assert hashlib.sha256(open(path, "rb").read()).hexdigest() == s["sha256"]
         with h5py.File(path, "r") as f:
-            ids, mask = f["input_ids"][...], f["loss_mask"][...]
+            ids, mask, pos = f["input_ids"][...], f["loss_mask"][...], f["position_ids"][...]
             assert f.attrs["format"] in (b"slicetune-shard", "slicetune-shard")
-            assert int(f.attrs["format_version"]) == 1
+            assert int(f.attrs["format_version"]) == 2
             assert ids.dtype == np.int32 and mask.dtype == np.uint8
             assert ids.shape == (s["sequences"], manifest["seq_len"]) == mask.shape
             assert int(mask.sum()) == s["target_tokens"] == int(f.attrs["num_target_tokens"])
             assert f["input_ids"].compression == "gzip" and f["input_ids"].shuffle
             assert ids.min() >= 0
+            # Packed documents: positions restart at each document, whose first token is no target.
+            assert pos.shape == ids.shape and pos.dtype == np.int32
+            starts = (pos == 0) & (ids != int(f.attrs["pad_id"]))  # padding is position 0 too
+            assert starts.sum() > ids.shape[0] and not mask[pos == 0].any()
+            assert (ids[starts] == 1).all()  # every packed document begins with the tiny model's BOS
 
 
 def test_safetensors_reads_adapter_with_peft_names(fixture_dir):

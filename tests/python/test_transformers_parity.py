@@ -4,7 +4,8 @@ import os
 
 import pytest
 import torch
-from conftest import TEXTS, max_rel_err, our_ids, our_logits
+import numpy as np
+from conftest import ST_FORWARD, TEXTS, max_rel_err, our_ids, our_logits, run
 
 transformers = pytest.importorskip("transformers")
 
@@ -76,3 +77,25 @@ def test_sharded_bf16_merge_loads_in_transformers(fixture_dir, tmp_path):
     merged = hf_logits(load_hf(str(out)), ids)
     ref = hf_logits(peft.PeftModel.from_pretrained(load_hf(base), adapter).eval(), ids)
     assert max_rel_err(merged, ref) <= 2e-2  # merged weights rounded back to bf16
+
+
+def test_packed_documents_do_not_see_each_other(fixture_dir, tmp_path):
+    """Two documents packed in one row with restarting positions give each the
+    logits it gets alone (what transformers computes for each by itself)."""
+    import torch
+    import transformers
+    model = transformers.AutoModelForCausalLM.from_pretrained(os.path.join(fixture_dir, "tiny-base"), dtype=torch.float32)
+    a = our_ids(os.path.join(fixture_dir, "tiny-base"), TEXTS[0])
+    b = our_ids(os.path.join(fixture_dir, "tiny-base"), TEXTS[1])
+    ids = a + b
+    pos = list(range(len(a))) + list(range(len(b)))
+    out = str(tmp_path / "logits.f32")
+    r = run([ST_FORWARD, os.path.join(fixture_dir, "tiny-base"), "--ids", " ".join(map(str, ids)),
+             "--positions", " ".join(map(str, pos)), "--out", out])
+    assert r.returncode == 0, r.stderr
+    ours = np.fromfile(out, dtype=np.float32).reshape(len(ids), -1)
+    with torch.no_grad():
+        ref_a = model(torch.tensor([a])).logits[0].numpy()
+        ref_b = model(torch.tensor([b])).logits[0].numpy()
+    assert max_rel_err(ours[: len(a)], ref_a) < 1e-4
+    assert max_rel_err(ours[len(a):], ref_b) < 1e-4
