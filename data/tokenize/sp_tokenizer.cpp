@@ -46,6 +46,12 @@ std::vector<int> SpTokenizer::EncodeWithOffsets(const std::string& text, std::ve
   if (starts) starts->clear();
   auto piece = [&](size_t from, size_t to) {
     if (to <= from) return;
+    if (!starts) {  // ids only: the faster path, no piece protos
+      std::vector<int> part;
+      sp_->Encode(std::string_view(text).substr(from, to - from), &part).IgnoreError();
+      ids.insert(ids.end(), part.begin(), part.end());
+      return;
+    }
     sentencepiece::ImmutableSentencePieceText spt;
     // Input is validated UTF-8; sentencepiece cannot fail on it.
     sp_->Encode(std::string_view(text).substr(from, to - from), spt.mutable_proto()).IgnoreError();
