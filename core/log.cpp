@@ -25,7 +25,7 @@ void Progress::Update(int64_t done, const std::string& extra) {
 }
 
 void Progress::Finish(const std::string& extra) {
-  done_ = total_;
+  if (total_ >= 0) done_ = total_;
   Print(true, extra);
 }
 
@@ -33,6 +33,12 @@ void Progress::Print(bool final, const std::string& extra) {
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = el > 0 ? done_ / el : 0.0;
   double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
+  if (total_ < 0) {  // open-ended: a count and a rate
+    std::fprintf(stderr, tty_ ? "\r%s %lld %s (%.1f %s/s) %s\033[K%s" : "slicetune: %s %lld %s (%.1f %s/s) %s%s\n",
+                 label_.c_str(), (long long)done_, unit_.c_str(), rate, unit_.c_str(), extra.c_str(),
+                 tty_ ? (final ? "\n" : "") : "");
+    return;
+  }
   if (tty_) {
     int width = 30, fill = total_ > 0 ? (int)(width * done_ / total_) : width;
     std::string bar(fill, '#');

@@ -14,6 +14,7 @@ void LogWarn(const std::string& msg);
 
 class Progress {
  public:
+  // `total` < 0: open-ended (count and rate, no bar).
   Progress(std::string label, int64_t total, std::string unit = "it");
   void Update(int64_t done, const std::string& extra = "");
   void Finish(const std::string& extra = "");

@@ -4,6 +4,10 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -36,37 +40,6 @@ std::string Field(const json& j, const std::string& name, std::string* out) {
   return "";
 }
 
-void ReadText(const std::string& path, const std::string& text, SourceRead* out) {
-  size_t lineno = 0, start = 1, pos = 0;
-  std::string cur;
-  auto flush = [&] {
-    std::string t = Trim(cur);
-    if (!t.empty()) {
-      Document d;
-      d.response = t;
-      d.source = path + ":" + std::to_string(start);
-      out->docs.push_back(std::move(d));
-    }
-    cur.clear();
-  };
-  while (pos < text.size()) {
-    size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    std::string line = text.substr(pos, e - pos);
-    pos = e + 1;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (Trim(line).empty()) {
-      flush();
-      start = lineno + 1;
-    } else {
-      if (cur.empty()) start = lineno;
-      cur += (cur.empty() ? "" : "\n") + line;
-    }
-  }
-  flush();
-}
-
 // One record (a JSON object or a CSV row as column -> value) to a document, or an issue.
 std::string ToDocument(const SourceSpec& src, const json& j, const std::string& where, Document* d) {
   d->source = where;
@@ -88,88 +61,166 @@ std::string ToDocument(const SourceSpec& src, const json& j, const std::string& 
   return Field(j, src.response_field, &d->response);
 }
 
-void ReadJsonl(const SourceSpec& src, const std::string& path, const std::string& text, SourceRead* out) {
-  size_t lineno = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    const std::string line = text.substr(pos, e - pos);
-    pos = e + 1;
-    ++lineno;
-    if (Trim(line).empty()) continue;
-    const std::string where = path + ":" + std::to_string(lineno);
+// Streaming parsers: Feed() takes decoded text in any pieces and appends the
+// documents (and problems) complete so far to *out.
+
+class TextParser {  // documents separated by blank lines
+ public:
+  explicit TextParser(std::string path) : path_(std::move(path)) {}
+  void Feed(const std::string& chunk, bool last, SourceRead* out) {
+    carry_ += chunk;
+    size_t pos = 0;
+    while (true) {
+      size_t e = carry_.find('\n', pos);
+      if (e == std::string::npos) break;
+      Line(carry_.substr(pos, e - pos), out);
+      pos = e + 1;
+    }
+    carry_.erase(0, pos);
+    if (last) {
+      if (!carry_.empty()) Line(carry_, out);
+      carry_.clear();
+      Flush(out);
+    }
+  }
+
+ private:
+  void Line(std::string line, SourceRead* out) {
+    ++lineno_;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (Trim(line).empty()) {
+      Flush(out);
+      start_ = lineno_ + 1;
+    } else {
+      if (cur_.empty()) start_ = lineno_;
+      cur_ += (cur_.empty() ? "" : "\n") + line;
+    }
+  }
+  void Flush(SourceRead* out) {
+    std::string t = Trim(cur_);
+    if (!t.empty()) {
+      Document d;
+      d.response = std::move(t);
+      d.source = path_ + ":" + std::to_string(start_);
+      out->docs.push_back(std::move(d));
+    }
+    cur_.clear();
+  }
+  std::string path_, carry_, cur_;
+  size_t lineno_ = 0, start_ = 1;
+};
+
+class JsonlParser {  // one JSON object per line
+ public:
+  JsonlParser(const SourceSpec& src, std::string path) : src_(src), path_(std::move(path)) {}
+  void Feed(const std::string& chunk, bool last, SourceRead* out) {
+    carry_ += chunk;
+    size_t pos = 0;
+    while (true) {
+      size_t e = carry_.find('\n', pos);
+      if (e == std::string::npos) break;
+      Line(carry_.substr(pos, e - pos), out);
+      pos = e + 1;
+    }
+    carry_.erase(0, pos);
+    if (last && !carry_.empty()) {
+      Line(carry_, out);
+      carry_.clear();
+    }
+  }
+
+ private:
+  void Line(const std::string& line, SourceRead* out) {
+    ++lineno_;
+    if (Trim(line).empty()) return;
+    const std::string where = path_ + ":" + std::to_string(lineno_);
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
       out->issues.push_back({where, "not valid JSON"});
-      continue;
+      return;
     }
     if (!j.is_object()) {
       out->issues.push_back({where, "expected a JSON object per line, found " + std::string(j.type_name())});
-      continue;
+      return;
     }
     Document d;
-    if (std::string err = ToDocument(src, j, where, &d); !err.empty()) {
+    if (std::string err = ToDocument(src_, j, where, &d); !err.empty()) {
       out->issues.push_back({where, err});
-      continue;
+      return;
     }
     out->docs.push_back(std::move(d));
   }
-}
-
-// CSV / TSV with a header row (libcsv, RFC 4180 quoting).
-struct CsvState {
-  std::vector<std::string> row, header;
-  std::vector<std::vector<std::string>> rows;
+  const SourceSpec& src_;
+  std::string path_, carry_;
+  size_t lineno_ = 0;
 };
 
-Status ReadCsv(const SourceSpec& src, const std::string& path, const std::string& text, bool tsv, SourceRead* out) {
-  if (src.format == "chat") return InvalidInput(path + ": chat sources are .jsonl (one conversation per line)");
-  csv_parser p;
-  if (csv_init(&p, CSV_APPEND_NULL) != 0) return RuntimeError("libcsv: cannot initialise a parser");
-  if (tsv) csv_set_delim(&p, '\t');
-  CsvState st;
-  auto field = [](void* s, size_t len, void* data) {
-    static_cast<CsvState*>(data)->row.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
-  };
-  auto end_row = [](int, void* data) {
-    auto* st = static_cast<CsvState*>(data);
-    st->rows.push_back(std::move(st->row));
-    st->row.clear();
-  };
-  csv_parse(&p, text.data(), text.size(), field, end_row, &st);
-  csv_fini(&p, field, end_row, &st);
-  csv_free(&p);
-  if (st.rows.empty()) return Status::Ok();
-  st.header = st.rows[0];
-  if (!st.header.empty() && st.header[0].rfind("\xEF\xBB\xBF", 0) == 0) st.header[0] = st.header[0].substr(3);
-  std::vector<std::string> need = src.format == "text" ? std::vector<std::string>{src.text_field}
-                                                       : std::vector<std::string>{src.prompt_field, src.response_field};
-  for (const auto& n : need)
-    if (std::find(st.header.begin(), st.header.end(), n) == st.header.end()) {
-      std::string cols;
-      for (const auto& h : st.header) cols += (cols.empty() ? "" : ", ") + h;
-      return InvalidInput(path + ":1: the header has no column '" + n + "' (columns: " + cols +
-                          "); set data.sources[].fields to name it");
+class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any chunking)
+ public:
+  CsvParser(const SourceSpec& src, std::string path, bool tsv) : src_(src), path_(std::move(path)) {
+    ok_ = csv_init(&p_, CSV_APPEND_NULL) == 0;
+    if (tsv) csv_set_delim(&p_, '\t');
+  }
+  ~CsvParser() {
+    if (ok_) csv_free(&p_);
+  }
+  Status Feed(const std::string& chunk, bool last, SourceRead* out) {
+    if (!ok_) return RuntimeError("libcsv: cannot initialise a parser");
+    out_ = out;
+    csv_parse(&p_, chunk.data(), chunk.size(), &CsvParser::OnField, &CsvParser::OnRow, this);
+    if (last) csv_fini(&p_, &CsvParser::OnField, &CsvParser::OnRow, this);
+    return status_;
+  }
+
+ private:
+  static void OnField(void* s, size_t len, void* self) {
+    static_cast<CsvParser*>(self)->row_.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
+  }
+  static void OnRow(int, void* self) { static_cast<CsvParser*>(self)->Row(); }
+  void Row() {
+    std::vector<std::string> row;
+    row.swap(row_);
+    ++rows_;
+    if (!status_.ok()) return;
+    if (header_.empty()) {
+      header_ = row;
+      if (!header_.empty() && header_[0].rfind("\xEF\xBB\xBF", 0) == 0) header_[0] = header_[0].substr(3);
+      std::vector<std::string> need = src_.format == "text" ? std::vector<std::string>{src_.text_field}
+                                                            : std::vector<std::string>{src_.prompt_field, src_.response_field};
+      for (const auto& n : need)
+        if (std::find(header_.begin(), header_.end(), n) == header_.end()) {
+          std::string cols;
+          for (const auto& h : header_) cols += (cols.empty() ? "" : ", ") + h;
+          status_ = InvalidInput(path_ + ":1: the header has no column '" + n + "' (columns: " + cols +
+                                 "); set data.sources[].fields to name it");
+          return;
+        }
+      return;
     }
-  for (size_t r = 1; r < st.rows.size(); ++r) {
-    const std::string where = path + ":row " + std::to_string(r + 1);
-    const auto& row = st.rows[r];
-    if (row.size() == 1 && row[0].empty()) continue;  // blank line
-    if (row.size() != st.header.size()) {
-      out->issues.push_back({where, std::to_string(row.size()) + " columns, the header has " + std::to_string(st.header.size())});
-      continue;
+    const std::string where = path_ + ":row " + std::to_string(rows_);
+    if (row.size() == 1 && row[0].empty()) return;  // blank line
+    if (row.size() != header_.size()) {
+      out_->issues.push_back({where, std::to_string(row.size()) + " columns, the header has " + std::to_string(header_.size())});
+      return;
     }
     json j = json::object();
-    for (size_t c = 0; c < row.size(); ++c) j[st.header[c]] = row[c];
+    for (size_t c = 0; c < row.size(); ++c) j[header_[c]] = row[c];
     Document d;
-    if (std::string err = ToDocument(src, j, where, &d); !err.empty()) {
-      out->issues.push_back({where, err});
-      continue;
+    if (std::string err = ToDocument(src_, j, where, &d); !err.empty()) {
+      out_->issues.push_back({where, err});
+      return;
     }
-    out->docs.push_back(std::move(d));
+    out_->docs.push_back(std::move(d));
   }
-  return Status::Ok();
-}
+  const SourceSpec& src_;
+  std::string path_;
+  csv_parser p_{};
+  bool ok_ = false;
+  std::vector<std::string> row_, header_;
+  size_t rows_ = 0;
+  SourceRead* out_ = nullptr;
+  Status status_;
+};
 
 }  // namespace
 
@@ -213,41 +264,77 @@ StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path) {
   return files;
 }
 
-StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(size_t)>& take) {
-  SourceRead out;
+Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& take, size_t batch,
+                    const std::function<Status(SourceRead&)>& sink) {
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
+  constexpr size_t kChunk = 1 << 20;
+  SourceRead out;
   for (size_t fi = 0; fi < files.size(); ++fi) {
     if (take && !take(fi)) continue;
     const std::string& path = files[fi];
-    const size_t issues_before = out.issues.size();
-    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+    const bool csv = EndsWith(path, ".csv"), tsv = EndsWith(path, ".tsv");
+    const bool jsonl = EndsWith(path, ".jsonl") || EndsWith(path, ".json");
+    if (!csv && !tsv && !jsonl && src.format != "text")
+      return InvalidInput(path + ": format '" + src.format + "' expects .jsonl" + (src.format == "chat" ? "" : ", .csv or .tsv") + " files");
+    if ((csv || tsv) && src.format == "chat") return InvalidInput(path + ": chat sources are .jsonl (one conversation per line)");
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!f) return InvalidInput(path + ": cannot open (" + std::strerror(errno) + ")");
+    ST_ASSIGN_OR_RETURN(Decoder dec, Decoder::Create(src.encoding));
+    TextParser text_p(path);
+    JsonlParser json_p(src, path);
+    CsvParser csv_p(src, path, tsv);
+    int64_t docs = 0;
+    std::string raw(kChunk, '\0'), utf8;
+    auto emit = [&](bool force) -> Status {
+      for (size_t k = 0; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
+      for (auto& is : out.issues) is.file_index = (int)fi;
+      if (!force && out.docs.size() < batch) return Status::Ok();
+      docs += (int64_t)out.docs.size();
+      ST_RETURN_IF_ERROR(sink(out));
+      out = SourceRead();
+      return Status::Ok();
+    };
+    while (true) {
+      const size_t n = std::fread(raw.data(), 1, raw.size(), f.get());
+      const bool last = n < raw.size();
+      if (last && std::ferror(f.get())) return RuntimeError(path + ": read error");
+      utf8.clear();
+      ST_RETURN_IF_ERROR(dec.Feed(std::string_view(raw.data(), n), last, &utf8));
+      if (csv || tsv) {
+        ST_RETURN_IF_ERROR(csv_p.Feed(utf8, last, &out));
+      } else if (jsonl) {
+        json_p.Feed(utf8, last, &out);
+      } else {
+        text_p.Feed(utf8, last, &out);
+      }
+      if (last) break;
+      ST_RETURN_IF_ERROR(emit(false));
+    }
     FileRead fr;
     fr.index = (int)fi;
     fr.path = path;
-    ST_ASSIGN_OR_RETURN(std::string text, DecodeToUtf8(bytes, src.encoding, &fr.decode));
+    fr.decode = dec.stats();
+    fr.documents = docs + (int64_t)out.docs.size();
     if (fr.decode.invalid_bytes > 0)
       out.issues.push_back({path + ":byte " + std::to_string(fr.decode.first_invalid),
                             std::to_string(fr.decode.invalid_bytes) + " bytes not valid " + fr.decode.encoding +
                                 ", replaced with U+FFFD (set data.sources[].encoding if the guess is wrong)"});
-    const size_t before = out.docs.size();
-    const bool csv = EndsWith(path, ".csv"), tsv = EndsWith(path, ".tsv");
-    const bool jsonl = EndsWith(path, ".jsonl") || EndsWith(path, ".json");
-    if (csv || tsv) {
-      ST_RETURN_IF_ERROR(ReadCsv(src, path, text, tsv, &out));
-    } else if (jsonl) {
-      ReadJsonl(src, path, text, &out);
-    } else if (src.format == "text") {
-      ReadText(path, text, &out);
-    } else {
-      return InvalidInput(path + ": format '" + src.format + "' expects .jsonl" + (src.format == "chat" ? "" : ", .csv or .tsv") + " files");
-    }
-    fr.documents = (int64_t)(out.docs.size() - before);
-    if (fr.documents == 0) out.issues.push_back({path, bytes.empty() ? "empty file" : "no documents in this file"});
-    for (size_t k = before; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
-    for (size_t k = issues_before; k < out.issues.size(); ++k) out.issues[k].file_index = (int)fi;
+    if (fr.documents == 0) out.issues.push_back({path, fr.decode.bytes_in == 0 ? "empty file" : "no documents in this file"});
     out.files.push_back(std::move(fr));
+    ST_RETURN_IF_ERROR(emit(true));  // a file's last batch carries its totals
   }
-  return out;
+  return Status::Ok();
+}
+
+StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(size_t)>& take) {
+  SourceRead all;
+  ST_RETURN_IF_ERROR(StreamSource(src, take, SIZE_MAX, [&](SourceRead& b) {
+    for (auto& d : b.docs) all.docs.push_back(std::move(d));
+    for (auto& i : b.issues) all.issues.push_back(std::move(i));
+    for (auto& f : b.files) all.files.push_back(std::move(f));
+    return Status::Ok();
+  }));
+  return all;
 }
 
 }  // namespace st::data

@@ -65,6 +65,12 @@ StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path);
 // multi-task build reads its own share.
 StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(size_t)>& take = {});
 
+// The same, streamed: files are read in 1 MiB pieces and `sink` gets the documents
+// in batches of about `batch` (memory stays bounded by the batch, not the input).
+// A file's last batch carries its FileRead in `files`.
+Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& take, size_t batch,
+                    const std::function<Status(SourceRead&)>& sink);
+
 // Returns the byte offset of the first invalid UTF-8 sequence, or npos if valid.
 size_t FindInvalidUtf8(const std::string& s);
 

@@ -30,7 +30,6 @@ namespace {
 
 constexpr int64_t kRowsPerShard = 4096;
 
-constexpr size_t kMaxIssuesListed = 1000;
 
 // Deterministic split: a document is held out when a seeded mix of its content
 // hash falls under val_fraction (splitmix64).
@@ -58,52 +57,156 @@ StatusOr<std::string> SourceSha256(const std::string& path) {
 
 namespace {
 
-// The merge step: every task's documents in corpus order, duplicates resolved
-// over the whole corpus, then split, packing, shards, manifest and report.
-StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks) {
+// The task outputs' documents in corpus order, (file, position, pair number)
+// across all tasks: a k-way merge of their docs.bin files.
+class CorpusOrder {
+ public:
+  static StatusOr<CorpusOrder> Open(const std::vector<std::string>& dirs) {
+    CorpusOrder c;
+    for (const auto& d : dirs) {
+      ST_ASSIGN_OR_RETURN(TaskDocReader r, TaskDocReader::Open(d));
+      c.readers_.push_back(std::move(r));
+      c.heads_.emplace_back();
+      ST_ASSIGN_OR_RETURN(bool more, c.readers_.back().Next(&c.heads_.back()));
+      c.live_.push_back(more);
+    }
+    return c;
+  }
+  StatusOr<bool> Next(TaskDoc* d) {
+    int best = -1;
+    for (size_t i = 0; i < heads_.size(); ++i) {
+      if (!live_[i]) continue;
+      if (best < 0 || Less(heads_[i], heads_[best])) best = (int)i;
+    }
+    if (best < 0) return false;
+    *d = std::move(heads_[best]);
+    ST_ASSIGN_OR_RETURN(bool more, readers_[best].Next(&heads_[best]));
+    live_[best] = more;
+    return true;
+  }
+
+ private:
+  static bool Less(const TaskDoc& a, const TaskDoc& b) {
+    return a.file != b.file ? a.file < b.file : a.pos != b.pos ? a.pos < b.pos : a.derived < b.derived;
+  }
+  std::vector<TaskDocReader> readers_;
+  std::vector<TaskDoc> heads_;
+  std::vector<bool> live_;
+};
+
+// The merge step, streaming: duplicates resolved over the whole corpus from the
+// signatures (the one part that grows with the corpus: ~0.5 KB per document),
+// then documents flow in corpus order into the split, the packers and the shards.
+StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string>& dirs) {
   ST_ASSIGN_OR_RETURN(auto tok, LoadTokenizer(r.base_model));
   const int32_t eos = tok->eos_id();
   const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
-  std::vector<TaskDoc> docs;
   std::vector<std::pair<int64_t, FileRead>> file_reads;
   std::vector<std::pair<int64_t, SourceIssue>> all_issues;
+  int64_t issue_count = 0;
   CleanReport clean;
-  for (auto& t : tasks) {
+  for (const auto& d : dirs) {
+    ST_ASSIGN_OR_RETURN(TaskSummary t, ReadTaskSummary(d));
+    if (t.data_hash != r.data_hash)
+      return InvalidInput(d + ": was built from a different data section or seed; rerun task " + std::to_string(t.task));
     if (t.tokenizer_sha256 != tok->sha256())
-      return InvalidInput("data task " + std::to_string(t.task) + " of " + std::to_string(t.tasks) +
-                          " used a different tokenizer; rerun it");
-    for (auto& d : t.docs) docs.push_back(std::move(d));
+      return InvalidInput(d + ": used a different tokenizer; rerun task " + std::to_string(t.task));
     file_reads.insert(file_reads.end(), t.files.begin(), t.files.end());
     all_issues.insert(all_issues.end(), t.issues.begin(), t.issues.end());
+    issue_count += t.issue_count;
     MergeCleanReport(&clean, t.clean);
   }
-  // Corpus order: (file, position in the file), whichever task read it.
-  std::stable_sort(docs.begin(), docs.end(), [](const TaskDoc& a, const TaskDoc& b) {
-    return a.file != b.file ? a.file < b.file : a.pos != b.pos ? a.pos < b.pos : a.derived < b.derived;
-  });
   std::stable_sort(file_reads.begin(), file_reads.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::stable_sort(all_issues.begin(), all_issues.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::stable_sort(clean.pii_documents.begin(), clean.pii_documents.end(), [](const PiiDocument& a, const PiiDocument& b) {
     return a.file != b.file ? a.file < b.file : a.pos < b.pos;
   });
+
+  // Pass 1: duplicates, over the source documents (an augmentation pair follows its document).
+  std::vector<uint8_t> keep;
   if (r.data.clean.dedup) {
-    // Source documents only; an augmentation pair follows its document out.
+    ST_ASSIGN_OR_RETURN(CorpusOrder order, CorpusOrder::Open(dirs));
     std::vector<DocSignature> sigs;
     std::vector<std::string> sources;
-    for (size_t i = 0; i < docs.size(); ++i)
-      if (!docs[i].derived) {
-        sigs.push_back(std::move(docs[i].sig));
-        sources.push_back(docs[i].source);
-      }
-    std::vector<uint8_t> keep = RemoveDuplicates(sigs, sources, ToDedupOptions(r.data.clean, 1), &clean);
-    std::vector<TaskDoc> kept;
-    bool parent_kept = true;
-    for (size_t i = 0, k = 0; i < docs.size(); ++i) {
-      if (!docs[i].derived) parent_kept = keep[k++];
-      if (parent_kept) kept.push_back(std::move(docs[i]));
+    TaskDoc d;
+    while (true) {
+      ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
+      if (!more) break;
+      if (d.derived) continue;
+      sigs.push_back(std::move(d.sig));
+      sources.push_back(std::move(d.source));
     }
-    docs.swap(kept);
+    keep = RemoveDuplicates(sigs, sources, ToDedupOptions(r.data.clean, 1), &clean);
   }
+
+  // Pass 2: split, pack, write shards as rows fill up.
+  const std::string final_dir = ShardsDir(r);
+  AtomicDir atomic_dir;
+  ST_RETURN_IF_ERROR(atomic_dir.Open(final_dir));
+  const std::string dir = atomic_dir.temp_path();
+  BuildSummary sum;
+  json shards = json::array();
+  int64_t truncated = 0, padded = 0, train_docs = 0, val_docs = 0;
+  std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
+  struct Split {
+    std::string name;
+    RowPacker packer;
+    int64_t part = 0;
+  };
+  Split splits[2] = {{"train", RowPacker(r.data.seq_len, r.data.pack, pad)}, {"val", RowPacker(r.data.seq_len, r.data.pack, pad)}};
+  auto write_rows = [&](Split& sp, int64_t max_rows) -> Status {
+    PackedRows rows = sp.packer.Take(max_rows);
+    if (rows.rows == 0) return Status::Ok();
+    ShardData sd;
+    sd.seq_len = r.data.seq_len;
+    sd.split = sp.name;
+    sd.pad_id = pad;
+    sd.tokenizer_sha256 = tok->sha256();
+    sd.input_ids = std::move(rows.ids);
+    sd.loss_mask = std::move(rows.mask);
+    sd.position_ids = std::move(rows.pos);
+    sd.num_real_tokens = rows.real_tokens;
+    char name[64];
+    std::snprintf(name, sizeof name, "%s-%05lld.h5", sp.name.c_str(), (long long)sp.part++);
+    const std::string path = (fs::path(dir) / name).string();
+    ST_RETURN_IF_ERROR(WriteShard(path, sd));
+    ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+    shards.push_back({{"file", name}, {"split", sp.name}, {"sequences", rows.rows}, {"target_tokens", sd.num_target_tokens()},
+                      {"real_tokens", sd.num_real_tokens}, {"sha256", sha}});
+    (sp.name == "train" ? sum.train_sequences : sum.val_sequences) += rows.rows;
+    sum.real_tokens += sd.num_real_tokens;
+    sum.target_tokens += sd.num_target_tokens();
+    padded += rows.rows * r.data.seq_len - rows.real_tokens;
+    return Status::Ok();
+  };
+  {
+    ST_ASSIGN_OR_RETURN(CorpusOrder order, CorpusOrder::Open(dirs));
+    TaskDoc d;
+    size_t k = 0;
+    bool parent_kept = true;
+    while (true) {
+      ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
+      if (!more) break;
+      if (!d.derived) parent_kept = keep.empty() || keep[k++];
+      if (!parent_kept) continue;
+      ++sum.documents;
+      int64_t b = 1;
+      while (b < (int64_t)d.sample.ids.size()) b *= 2;
+      ++hist[b];
+      // The split follows the content, so a document stays on its side when others come and go.
+      const bool val = IsVal(r.seed, d.content_hash, r.data.val_fraction);
+      Split& sp = splits[val ? 1 : 0];
+      ++(val ? val_docs : train_docs);
+      sp.packer.Add(d.sample);
+      if (sp.packer.complete_rows() >= kRowsPerShard) ST_RETURN_IF_ERROR(write_rows(sp, kRowsPerShard));
+    }
+  }
+  for (auto& sp : splits) {
+    sp.packer.Finish();
+    while (sp.packer.complete_rows() > 0) ST_RETURN_IF_ERROR(write_rows(sp, kRowsPerShard));
+    truncated += sp.packer.Take(0).truncated_samples;
+  }
+  if (train_docs == 0) return InvalidInput(r.file + ": data.sources hold no documents for training (after cleaning)");
 
   json inputs = json::array(), files = json::array(), issues = json::array();
   for (const auto& src : r.data.sources) {
@@ -116,61 +219,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
                      {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
   for (const auto& [g, is] : all_issues)
     if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
-  const int64_t issue_count = (int64_t)all_issues.size();
   if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");
-
-  BuildSummary sum;
-  sum.documents = (int64_t)docs.size();
-  std::vector<TokenizedSample> train, val;
-  std::map<int64_t, int64_t> hist;  // sample length bucket (power of two) -> count
-  for (auto& d : docs) {
-    int64_t b = 1;
-    while (b < (int64_t)d.sample.ids.size()) b *= 2;
-    ++hist[b];
-    // The split follows the content, so a document stays on its side when others come and go.
-    (IsVal(r.seed, d.content_hash, r.data.val_fraction) ? val : train).push_back(std::move(d.sample));
-  }
-  if (train.empty()) return InvalidInput(r.file + ": data.sources hold no documents for training (after cleaning)");
-
-  // The whole shard set is written into a temporary sibling folder and swapped in
-  // at the end, so a failed build never leaves a mix of old and new shards.
-  const std::string final_dir = ShardsDir(r);
-  AtomicDir atomic_dir;
-  ST_RETURN_IF_ERROR(atomic_dir.Open(final_dir));
-  const std::string dir = atomic_dir.temp_path();
-  json shards = json::array();
-  int64_t truncated = 0, padded = 0;
-  for (const auto& [split, samples] : {std::pair<std::string, std::vector<TokenizedSample>*>{"train", &train},
-                                       {"val", &val}}) {
-    if (samples->empty()) continue;
-    PackedRows rows = PackSamples(*samples, r.data.seq_len, r.data.pack, pad);
-    truncated += rows.truncated_samples;
-    padded += rows.rows * r.data.seq_len - rows.real_tokens;
-    for (int64_t first = 0, part = 0; first < rows.rows; first += kRowsPerShard, ++part) {
-      int64_t n = std::min(kRowsPerShard, rows.rows - first);
-      ShardData sd;
-      sd.seq_len = r.data.seq_len;
-      sd.split = split;
-      sd.pad_id = pad;
-      sd.tokenizer_sha256 = tok->sha256();
-      sd.input_ids.assign(rows.ids.begin() + first * sd.seq_len, rows.ids.begin() + (first + n) * sd.seq_len);
-      sd.loss_mask.assign(rows.mask.begin() + first * sd.seq_len, rows.mask.begin() + (first + n) * sd.seq_len);
-      sd.position_ids.assign(rows.pos.begin() + first * sd.seq_len, rows.pos.begin() + (first + n) * sd.seq_len);
-      sd.num_real_tokens = (int64_t)sd.input_ids.size();
-      if (first + n == rows.rows) sd.num_real_tokens -= rows.rows * sd.seq_len - rows.real_tokens;
-      char name[64];
-      std::snprintf(name, sizeof name, "%s-%05lld.h5", split.c_str(), (long long)part);
-      const std::string path = (fs::path(dir) / name).string();
-      ST_RETURN_IF_ERROR(WriteShard(path, sd));
-      ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
-      shards.push_back({{"file", name}, {"split", split}, {"sequences", n}, {"target_tokens", sd.num_target_tokens()},
-                        {"real_tokens", sd.num_real_tokens}, {"sha256", sha}});
-      (split == "train" ? sum.train_sequences : sum.val_sequences) += n;
-      sum.real_tokens += sd.num_real_tokens;
-      sum.target_tokens += sd.num_target_tokens();
-    }
-  }
-
   json manifest = {{"format", "slicetune-manifest"}, {"format_version", kManifestVersion}, {"recipe", r.name},
                    {"recipe_sha256", r.hash}, {"data_sha256", r.data_hash}, {"tokenizer_sha256", tok->sha256()},
                    {"tokenizer", tok->path()}, {"seq_len", r.data.seq_len}, {"pack", r.data.pack}, {"inputs", inputs},
@@ -178,8 +227,8 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
   json h = json::object();
   for (const auto& [b, c] : hist) h["<=" + std::to_string(b)] = c;
   const int64_t total_slots = (sum.train_sequences + sum.val_sequences) * r.data.seq_len;
-  json report = {{"documents", sum.documents}, {"train_documents", (int64_t)train.size()},
-                 {"val_documents", (int64_t)val.size()}, {"train_sequences", sum.train_sequences},
+  json report = {{"documents", sum.documents}, {"train_documents", train_docs},
+                 {"val_documents", val_docs}, {"train_sequences", sum.train_sequences},
                  {"val_sequences", sum.val_sequences}, {"real_tokens", sum.real_tokens},
                  {"target_tokens", sum.target_tokens}, {"padding_ratio", total_slots ? (double)padded / total_slots : 0.0},
                  {"truncated_samples", truncated}, {"sample_length_histogram", h},
@@ -195,16 +244,25 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, std::vector<TaskResult> tasks
 }  // namespace
 
 StatusOr<BuildSummary> BuildShards(const Recipe& r) {
-  ST_ASSIGN_OR_RETURN(TaskResult t, RunDataTask(r, 0, 1));
-  std::vector<TaskResult> tasks;
-  tasks.push_back(std::move(t));
-  return MergeTasks(r, std::move(tasks));
+  // One task over everything, then the merge: the same path as a cluster build.
+  const std::string dir = TaskDir(r, 0, 1);
+  auto tidy = [&] {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::remove(TasksDir(r), ec);  // only if no other build's tasks are there
+  };
+  if (Status st = RunDataTask(r, 0, 1, dir).status(); !st.ok()) {
+    tidy();
+    return st;
+  }
+  auto s = MergeTasks(r, {dir});
+  tidy();
+  return s;
 }
 
 StatusOr<std::string> BuildTask(const Recipe& r, int task, int tasks) {
-  ST_ASSIGN_OR_RETURN(TaskResult t, RunDataTask(r, task, tasks));
   const std::string dir = TaskDir(r, task, tasks);
-  ST_RETURN_IF_ERROR(WriteTaskResult(dir, t));
+  ST_RETURN_IF_ERROR(RunDataTask(r, task, tasks, dir).status());
   return dir;
 }
 
@@ -212,7 +270,6 @@ StatusOr<BuildSummary> MergeTaskOutputs(const Recipe& r) {
   const std::string root = TasksDir(r);
   if (!fs::is_directory(root)) return InvalidInput(root + ": no task outputs to merge (run `data build RECIPE --task I/N` first)");
   int tasks = -1;
-  std::vector<std::string> dirs;
   for (const auto& e : fs::directory_iterator(root)) {
     int i = 0, n = 0;
     const std::string name = e.path().filename().string();
@@ -221,25 +278,18 @@ StatusOr<BuildSummary> MergeTaskOutputs(const Recipe& r) {
       return InvalidInput(root + ": holds outputs of builds with " + std::to_string(tasks) + " and " + std::to_string(n) +
                           " tasks; remove the folder and rerun the tasks");
     tasks = n;
-    dirs.push_back(e.path().string());
   }
   if (tasks < 1) return InvalidInput(root + ": no task outputs to merge");
-  std::vector<TaskResult> results;
+  std::vector<std::string> dirs;
   std::string missing;
   for (int i = 0; i < tasks; ++i) {
     const std::string d = TaskDir(r, i, tasks);
-    if (!fs::is_directory(d)) {
-      missing += (missing.empty() ? "" : ", ") + std::to_string(i);
-      continue;
-    }
-    ST_ASSIGN_OR_RETURN(TaskResult t, ReadTaskResult(d));
-    if (t.data_hash != r.data_hash)
-      return InvalidInput(d + ": was built from a different data section or seed; rerun task " + std::to_string(i));
-    results.push_back(std::move(t));
+    if (!fs::is_directory(d)) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+    else dirs.push_back(d);
   }
   if (!missing.empty())
     return InvalidInput(root + ": tasks " + missing + " of " + std::to_string(tasks) + " have not finished; run them, then merge");
-  ST_ASSIGN_OR_RETURN(BuildSummary s, MergeTasks(r, std::move(results)));
+  ST_ASSIGN_OR_RETURN(BuildSummary s, MergeTasks(r, dirs));
   std::error_code ec;
   fs::remove_all(root, ec);  // the shards hold everything now
   return s;

@@ -50,7 +50,32 @@ std::string TaskDir(const Recipe& r, int task, int tasks) {
   return (fs::path(TasksDir(r)) / name).string();
 }
 
-StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks) {
+namespace {
+
+template <typename T>
+void Put(std::string* b, T v) {
+  b->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void Encode(const TaskDoc& d, std::string* b) {
+  Put<int64_t>(b, d.file);
+  Put<int64_t>(b, d.pos);
+  Put<int64_t>(b, d.derived);
+  Put<uint64_t>(b, d.content_hash);
+  Put<uint64_t>(b, d.sig.exact_hi);
+  Put<uint64_t>(b, d.sig.exact_lo);
+  Put<uint32_t>(b, (uint32_t)d.sig.minhash.size());
+  b->append(reinterpret_cast<const char*>(d.sig.minhash.data()), d.sig.minhash.size() * sizeof(uint32_t));
+  Put<uint32_t>(b, (uint32_t)d.sample.ids.size());
+  b->append(reinterpret_cast<const char*>(d.sample.ids.data()), d.sample.ids.size() * sizeof(int32_t));
+  b->append(reinterpret_cast<const char*>(d.sample.mask.data()), d.sample.mask.size());
+  Put<uint32_t>(b, (uint32_t)d.source.size());
+  b->append(d.source);
+}
+
+}  // namespace
+
+StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const std::string& dir) {
   if (tasks < 1 || task < 0 || task >= tasks)
     return InvalidInput("task " + std::to_string(task) + " of " + std::to_string(tasks) + ": expected 0 <= task < tasks");
   if (!PathExists(r.base_model))
@@ -74,40 +99,8 @@ StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks) {
       LogInfo("the chat template writes today's date into every system header; set data.chat_date for shards that do not change from day to day");
     chat = std::move(t);
   }
-
-  TaskResult out;
-  out.task = task;
-  out.tasks = tasks;
-  out.data_hash = r.data_hash;
-  out.tokenizer_sha256 = tok.sha256();
-  std::vector<Document> docs;
-  std::vector<int64_t> global_file;  // per document
-  int64_t offset = 0;
-  for (size_t si = 0; si < r.data.sources.size(); ++si) {
-    const auto& src = r.data.sources[si];
-    ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
-    ST_ASSIGN_OR_RETURN(SourceRead read, ReadSource(src, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }));
-    for (auto& f : read.files) out.files.emplace_back(offset + f.index, f);
-    for (auto& is : read.issues) out.issues.emplace_back(offset + is.file_index, is);
-    for (auto& d : read.docs) {
-      d.source_index = (int)si;
-      global_file.push_back(offset + d.file_index);
-      docs.push_back(std::move(d));
-    }
-    offset += (int64_t)files.size();
-  }
-  // Position of each document among its file's documents (before any is removed).
-  std::vector<int64_t> pos(docs.size());
-  {
-    std::map<int64_t, int64_t> next;
-    for (size_t i = 0; i < docs.size(); ++i) {
-      pos[i] = next[global_file[i]]++;
-      docs[i].order = (int64_t)i;
-    }
-  }
-  ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &out.clean));
+  std::optional<Augmenter> aug;
   if (r.data.augment.on) {
-    // Pairs from each text document's sentences, placed right after it.
     AugmentOptions ao;
     ao.kinds = r.data.augment.kinds;
     ao.ratio = r.data.augment.ratio;
@@ -116,117 +109,160 @@ StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks) {
     if (!r.data.augment.glossary.empty()) {
       ST_ASSIGN_OR_RETURN(ao.glossary, ReadGlossary(r.data.augment.glossary));
     }
-    ST_ASSIGN_OR_RETURN(Augmenter aug, Augmenter::Create(ao));
-    std::vector<Document> with_pairs;
-    for (auto& d : docs) {
-      const bool text = r.data.sources[d.source_index].format == "text";
-      std::vector<AugmentPair> pairs;
-      if (text)
-        for (const auto& sentence : Augmenter::Sentences(d.response))
-          for (auto& p : aug.Generate(sentence)) pairs.push_back(std::move(p));
-      const Document parent = d;
-      with_pairs.push_back(std::move(d));
-      for (size_t k = 0; k < pairs.size(); ++k) {
-        Document e;
-        e.prompt = AugmentInstruction(pairs[k].kind) + pairs[k].erroneous;
-        e.response = pairs[k].correct;
-        e.source = parent.source + " (" + pairs[k].kind + ")";
-        e.source_index = parent.source_index;
-        e.order = parent.order;
-        e.derived = (int)k + 1;
-        ++out.clean.augmented[pairs[k].kind];
-        with_pairs.push_back(std::move(e));
-      }
-    }
-    docs.swap(with_pairs);
+    ST_ASSIGN_OR_RETURN(Augmenter a, Augmenter::Create(ao));
+    aug = std::move(a);
   }
-  for (auto& p : out.clean.pii_documents) {
-    p.file = global_file[p.order];
-    p.pos = pos[p.order];
-  }
-
   const DedupOptions dedup = ToDedupOptions(r.data.clean, 1);
   if (r.data.clean.dedup) ST_RETURN_IF_ERROR(ValidateDedupOptions(dedup));
-  out.docs.resize(docs.size());
-  std::vector<Status> errors(threads);
-  Progress prog("tokenize", (int64_t)docs.size(), "docs");
-  Parallel(docs.size(), threads, [&](int t, size_t i) {
-    const Document& d = docs[i];
-    TaskDoc& td = out.docs[i];
-    td.file = global_file[d.order];
-    td.pos = pos[d.order];
-    td.derived = d.derived;
-    td.source = d.source;
-    td.content_hash = ContentHash(d);
-    if (r.data.clean.dedup && !d.derived) td.sig = Sign(DocumentText(d), dedup);
-    const SourceSpec& src = r.data.sources[d.source_index];
-    TokenizedSample& s = td.sample;
-    if (chat && (src.format != "text" || d.derived)) {
-      // Rendered with the chat template; the mask covers the assistant replies.
-      std::vector<ChatMessage> msgs = d.messages;
-      if (msgs.empty()) {
-        if (!d.system.empty()) msgs.push_back({"system", d.system});
-        msgs.push_back({"user", d.prompt});
-        msgs.push_back({"assistant", d.response});
-      }
-      auto rendered = chat->Render(msgs, /*add_generation_prompt=*/false);
-      if (!rendered.ok()) {
-        if (errors[t].ok()) errors[t] = InvalidInput(d.source + ": " + rendered.status().message());
-        return;
-      }
-      ChatTokens ct = TokenizeChat(*toks[t], *rendered);
-      s.ids.assign(ct.ids.begin(), ct.ids.end());
-      s.mask = std::move(ct.mask);
-    } else {
-      const std::string prompt = d.system.empty() ? d.prompt : d.system + "\n\n" + d.prompt;
-      std::vector<int> p = prompt.empty() ? std::vector<int>{} : toks[t]->Encode(prompt);
-      std::vector<int> resp = toks[t]->Encode(d.response);
-      s = MakeSample(bos, p, resp, eos);
-    }
-    if (r.data.loss_on == "all")  // every token a target but the sample's first (nothing predicts it)
-      for (size_t k = 1; k < s.mask.size(); ++k) s.mask[k] = 1;
-    if (t == 0) prog.Update((int64_t)i + 1);
-  });
-  prog.Finish();
-  for (const auto& e : errors) ST_RETURN_IF_ERROR(e);
-  return out;
-}
 
-Status WriteTaskResult(const std::string& dir, const TaskResult& t) {
+  TaskSummary sum;
+  sum.task = task;
+  sum.tasks = tasks;
+  sum.data_hash = r.data_hash;
+  sum.tokenizer_sha256 = tok.sha256();
   AtomicDir ad;
   ST_RETURN_IF_ERROR(ad.Open(dir));
+  const std::string docs_path = ad / "docs.bin";
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(docs_path.c_str(), "wb"), &std::fclose);
+  if (!out) return RuntimeError(docs_path + ": cannot create");
+  std::map<int64_t, int64_t> next_pos;  // global file -> documents seen
+  Progress prog("data task " + std::to_string(task) + "/" + std::to_string(tasks), -1, "docs");
+  int64_t seen = 0;
+
+  // One batch of a source's documents: clean, augment, sign, render, tokenize, append.
+  auto process = [&](SourceRead& batch, int si, int64_t offset) -> Status {
+    for (auto& f : batch.files) sum.files.emplace_back(offset + f.index, f);
+    for (auto& is : batch.issues) {
+      if (sum.issues.size() < kMaxIssuesListed) sum.issues.emplace_back(offset + is.file_index, is);
+      ++sum.issue_count;
+    }
+    std::vector<Document>& docs = batch.docs;
+    std::vector<int64_t> gfile(docs.size()), pos(docs.size());
+    for (size_t i = 0; i < docs.size(); ++i) {
+      docs[i].source_index = si;
+      docs[i].order = (int64_t)i;
+      gfile[i] = offset + docs[i].file_index;
+      pos[i] = next_pos[gfile[i]]++;
+    }
+    seen += (int64_t)docs.size();
+    CleanReport clean;
+    ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &clean));
+    for (auto& p : clean.pii_documents) {
+      p.file = gfile[p.order];
+      p.pos = pos[p.order];
+    }
+    MergeCleanReport(&sum.clean, clean);
+    if (aug) {  // pairs from each text document's sentences, placed right after it
+      std::vector<Document> with_pairs;
+      for (auto& d : docs) {
+        std::vector<AugmentPair> pairs;
+        if (r.data.sources[d.source_index].format == "text")
+          for (const auto& sentence : Augmenter::Sentences(d.response))
+            for (auto& p : aug->Generate(sentence)) pairs.push_back(std::move(p));
+        const std::string parent_source = d.source;
+        const int64_t parent_order = d.order;
+        with_pairs.push_back(std::move(d));
+        for (size_t k = 0; k < pairs.size(); ++k) {
+          Document e;
+          e.prompt = AugmentInstruction(pairs[k].kind) + pairs[k].erroneous;
+          e.response = pairs[k].correct;
+          e.source = parent_source + " (" + pairs[k].kind + ")";
+          e.source_index = si;
+          e.order = parent_order;
+          e.derived = (int)k + 1;
+          ++sum.clean.augmented[pairs[k].kind];
+          with_pairs.push_back(std::move(e));
+        }
+      }
+      docs.swap(with_pairs);
+    }
+    std::vector<TaskDoc> tds(docs.size());
+    std::vector<Status> errors(threads);
+    Parallel(docs.size(), threads, [&](int t, size_t i) {
+      const Document& d = docs[i];
+      TaskDoc& td = tds[i];
+      td.file = gfile[d.order];
+      td.pos = pos[d.order];
+      td.derived = d.derived;
+      td.source = d.source;
+      td.content_hash = ContentHash(d);
+      if (r.data.clean.dedup && !d.derived) td.sig = Sign(DocumentText(d), dedup);
+      const SourceSpec& src = r.data.sources[d.source_index];
+      TokenizedSample& s = td.sample;
+      if (chat && (src.format != "text" || d.derived)) {
+        // Rendered with the chat template; the mask covers the assistant replies.
+        std::vector<ChatMessage> msgs = d.messages;
+        if (msgs.empty()) {
+          if (!d.system.empty()) msgs.push_back({"system", d.system});
+          msgs.push_back({"user", d.prompt});
+          msgs.push_back({"assistant", d.response});
+        }
+        auto rendered = chat->Render(msgs, /*add_generation_prompt=*/false);
+        if (!rendered.ok()) {
+          if (errors[t].ok()) errors[t] = InvalidInput(d.source + ": " + rendered.status().message());
+          return;
+        }
+        ChatTokens ct = TokenizeChat(*toks[t], *rendered);
+        s.ids.assign(ct.ids.begin(), ct.ids.end());
+        s.mask = std::move(ct.mask);
+      } else {
+        const std::string prompt = d.system.empty() ? d.prompt : d.system + "\n\n" + d.prompt;
+        std::vector<int> p = prompt.empty() ? std::vector<int>{} : toks[t]->Encode(prompt);
+        std::vector<int> resp = toks[t]->Encode(d.response);
+        s = MakeSample(bos, p, resp, eos);
+      }
+      if (r.data.loss_on == "all")  // every token a target but the sample's first (nothing predicts it)
+        for (size_t k = 1; k < s.mask.size(); ++k) s.mask[k] = 1;
+    });
+    for (const auto& e : errors) ST_RETURN_IF_ERROR(e);
+    std::string buf;
+    for (const auto& td : tds) Encode(td, &buf);
+    if (!buf.empty() && std::fwrite(buf.data(), 1, buf.size(), out.get()) != buf.size())
+      return RuntimeError(docs_path + ": write failed; is the disk full?");
+    sum.documents += (int64_t)tds.size();
+    prog.Update(seen);
+    return Status::Ok();
+  };
+
+  constexpr size_t kBatch = 16384;
+  int64_t offset = 0;
+  for (size_t si = 0; si < r.data.sources.size(); ++si) {
+    const auto& src = r.data.sources[si];
+    ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
+    ST_RETURN_IF_ERROR(StreamSource(
+        src, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }, kBatch,
+        [&](SourceRead& b) { return process(b, (int)si, offset); }));
+    offset += (int64_t)files.size();
+  }
+  prog.Finish();
+  if (std::fflush(out.get()) != 0) return RuntimeError(docs_path + ": write failed; is the disk full?");
+  out.reset();
   json files = json::array(), issues = json::array();
-  for (const auto& [g, f] : t.files)
+  for (const auto& [g, f] : sum.files)
     files.push_back({{"file", g}, {"index", f.index}, {"path", f.path}, {"encoding", f.decode.encoding},
                      {"bytes", f.decode.bytes_in}, {"invalid_bytes", f.decode.invalid_bytes},
                      {"first_invalid", f.decode.first_invalid}, {"documents", f.documents}});
-  for (const auto& [g, is] : t.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
-  json summary = {{"format", "slicetune-data-task"}, {"task", t.task}, {"tasks", t.tasks}, {"data_sha256", t.data_hash},
-                  {"tokenizer_sha256", t.tokenizer_sha256}, {"files", files}, {"issues", issues},
-                  {"clean", CleanReportJson(t.clean, /*with_positions=*/true)}, {"documents", (int64_t)t.docs.size()}};
-  std::string lines;
-  for (const auto& d : t.docs) {
-    std::string mask(d.sample.mask.size(), '0');
-    for (size_t k = 0; k < mask.size(); ++k) mask[k] = d.sample.mask[k] ? '1' : '0';
-    lines += json({{"f", d.file}, {"p", d.pos}, {"d", d.derived}, {"s", d.source}, {"h", d.content_hash},
-                   {"x", {d.sig.exact_hi, d.sig.exact_lo}}, {"m", d.sig.minhash}, {"i", d.sample.ids}, {"k", mask}})
-                 .dump(-1, ' ', false, json::error_handler_t::replace) +
-             "\n";
-  }
-  ST_RETURN_IF_ERROR(WriteFileAtomic(ad / "docs.jsonl", lines));
+  for (const auto& [g, is] : sum.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
+  json summary = {{"format", "slicetune-data-task"}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
+                  {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", files}, {"issues", issues},
+                  {"issue_count", sum.issue_count}, {"clean", CleanReportJson(sum.clean, /*with_positions=*/true)},
+                  {"documents", sum.documents}};
   ST_RETURN_IF_ERROR(WriteFileAtomic(ad / "summary.json", summary.dump(1) + "\n"));
-  return ad.Commit();
+  ST_RETURN_IF_ERROR(ad.Commit());
+  return sum;
 }
 
-StatusOr<TaskResult> ReadTaskResult(const std::string& dir) {
-  const std::string sp = (fs::path(dir) / "summary.json").string(), dp = (fs::path(dir) / "docs.jsonl").string();
+StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir) {
+  const std::string sp = (fs::path(dir) / "summary.json").string();
   ST_ASSIGN_OR_RETURN(json s, ReadJsonFile(sp));
   if (s.value("format", "") != "slicetune-data-task") return InvalidInput(sp + ": not a data task summary");
-  TaskResult t;
+  TaskSummary t;
   t.task = s.value("task", 0);
   t.tasks = s.value("tasks", 1);
   t.data_hash = s.value("data_sha256", "");
   t.tokenizer_sha256 = s.value("tokenizer_sha256", "");
+  t.documents = s.value("documents", (int64_t)0);
+  t.issue_count = s.value("issue_count", (int64_t)0);
   for (const auto& f : s["files"]) {
     FileRead fr;
     fr.index = f.value("index", 0);
@@ -240,36 +276,53 @@ StatusOr<TaskResult> ReadTaskResult(const std::string& dir) {
   }
   for (const auto& is : s["issues"]) t.issues.emplace_back(is.value("file", (int64_t)0), SourceIssue(is.value("where", ""), is.value("what", "")));
   t.clean = CleanReportFromJson(s["clean"]);
-  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(dp));
-  size_t a = 0;
-  int64_t lineno = 0;
-  while (a < text.size()) {
-    size_t e = text.find('\n', a);
-    if (e == std::string::npos) e = text.size();
-    ++lineno;
-    json j = json::parse(text.begin() + (std::ptrdiff_t)a, text.begin() + (std::ptrdiff_t)e, nullptr, false);
-    a = e + 1;
-    if (j.is_discarded() || !j.is_object())
-      return InvalidInput(dp + ":" + std::to_string(lineno) + ": damaged task output; rerun this task");
-    TaskDoc d;
-    d.file = j["f"].get<int64_t>();
-    d.pos = j["p"].get<int64_t>();
-    d.derived = j.value("d", (int64_t)0);
-    d.source = j["s"].get<std::string>();
-    d.content_hash = j["h"].get<uint64_t>();
-    d.sig.exact_hi = j["x"][0].get<uint64_t>();
-    d.sig.exact_lo = j["x"][1].get<uint64_t>();
-    d.sig.minhash = j["m"].get<std::vector<uint32_t>>();
-    d.sample.ids = j["i"].get<std::vector<int32_t>>();
-    const std::string mask = j["k"].get<std::string>();
-    d.sample.mask.resize(mask.size());
-    for (size_t k = 0; k < mask.size(); ++k) d.sample.mask[k] = mask[k] == '1';
-    t.docs.push_back(std::move(d));
-  }
-  if ((int64_t)t.docs.size() != s.value("documents", (int64_t)-1))
-    return InvalidInput(dp + ": holds " + std::to_string(t.docs.size()) + " documents, the summary says " +
-                        std::to_string(s.value("documents", (int64_t)-1)) + "; rerun this task");
   return t;
+}
+
+TaskDocReader::~TaskDocReader() {
+  if (f_) std::fclose(f_);
+}
+
+StatusOr<TaskDocReader> TaskDocReader::Open(const std::string& dir) {
+  TaskDocReader r;
+  r.path_ = (fs::path(dir) / "docs.bin").string();
+  r.f_ = std::fopen(r.path_.c_str(), "rb");
+  if (!r.f_) return InvalidInput(r.path_ + ": cannot open; rerun this task");
+  return r;
+}
+
+StatusOr<bool> TaskDocReader::Next(TaskDoc* d) {
+  auto get = [&](void* p, size_t n) { return std::fread(p, 1, n, f_) == n; };
+  int64_t head[3];
+  const size_t got = std::fread(head, 1, sizeof head, f_);
+  if (got == 0 && std::feof(f_)) return false;
+  uint64_t h[3];
+  uint32_t n = 0;
+  bool ok = got == sizeof head && get(h, sizeof h) && get(&n, sizeof n) && n <= 4096;
+  if (ok) {
+    d->file = head[0];
+    d->pos = head[1];
+    d->derived = head[2];
+    d->content_hash = h[0];
+    d->sig.exact_hi = h[1];
+    d->sig.exact_lo = h[2];
+    d->sig.minhash.resize(n);
+    uint32_t t = 0;
+    ok = get(d->sig.minhash.data(), n * sizeof(uint32_t)) && get(&t, sizeof t) && t < (1u << 30);
+    if (ok) {
+      d->sample.ids.resize(t);
+      d->sample.mask.resize(t);
+      uint32_t sl = 0;
+      ok = get(d->sample.ids.data(), t * sizeof(int32_t)) && get(d->sample.mask.data(), t) && get(&sl, sizeof sl) &&
+           sl < (1u << 20);
+      if (ok) {
+        d->source.resize(sl);
+        ok = get(d->source.data(), sl);
+      }
+    }
+  }
+  if (!ok) return InvalidInput(path_ + ": truncated or damaged record; rerun this task");
+  return true;
 }
 
 }  // namespace st::data

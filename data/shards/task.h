@@ -14,12 +14,16 @@
 // tasks give exactly the output of one.
 //
 // Task folder: summary.json (counts, files, problems, the recipe's data hash) and
-// docs.jsonl, one kept document per line: {"f": global file index, "p": position
-// in the file, "d": augmentation pair number (0: the document itself), "s": source, "h": content hash, "x": [exact hash hi, lo], "m": MinHash
-// signature, "i": token ids, "k": loss mask as a string of 0 and 1}.
+// docs.bin, one record per kept document, in corpus order, little-endian:
+//   int64 file, pos, derived (augmentation pair number; 0: the document itself)
+//   uint64 content hash, exact hash hi, lo
+//   uint32 n, then n uint32: the MinHash signature (n = 0 without dedup)
+//   uint32 t, then t int32 token ids and t uint8 loss-mask bytes
+//   uint32 s, then s bytes: the source ("file:line")
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -39,22 +43,42 @@ struct TaskDoc {
   TokenizedSample sample;
 };
 
-struct TaskResult {
+struct TaskSummary {
   int task = 0, tasks = 1;
   std::string data_hash, tokenizer_sha256;
-  std::vector<TaskDoc> docs;
+  int64_t documents = 0;                                // records in docs.bin
   std::vector<std::pair<int64_t, FileRead>> files;      // global file index, how it read
-  std::vector<std::pair<int64_t, SourceIssue>> issues;  // global file index, problem
+  std::vector<std::pair<int64_t, SourceIssue>> issues;  // global file index, problem (the first kMaxIssuesListed)
+  int64_t issue_count = 0;
   CleanReport clean;                                    // the per-document stages
 };
 
-StatusOr<TaskResult> RunDataTask(const Recipe& r, int task, int tasks);
+inline constexpr size_t kMaxIssuesListed = 1000;
+
+// Runs task `task` of `tasks`, streaming: the input is read in batches and each
+// batch's documents are appended to <dir>/docs.bin, so memory holds one batch.
+// `dir` appears complete or not at all.
+StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const std::string& dir);
+StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir);
+
+// Reads a task's docs.bin record by record, in corpus order.
+class TaskDocReader {
+ public:
+  ~TaskDocReader();
+  TaskDocReader(TaskDocReader&& o) noexcept : f_(o.f_), path_(std::move(o.path_)) { o.f_ = nullptr; }
+  TaskDocReader(const TaskDocReader&) = delete;
+  TaskDocReader& operator=(const TaskDocReader&) = delete;
+  static StatusOr<TaskDocReader> Open(const std::string& dir);
+  StatusOr<bool> Next(TaskDoc* d);  // false at the end
+
+ private:
+  TaskDocReader() = default;
+  std::FILE* f_ = nullptr;
+  std::string path_;
+};
 
 // <output_dir>/shards.tasks and the folder of one task in it.
 std::string TasksDir(const Recipe& r);
 std::string TaskDir(const Recipe& r, int task, int tasks);
-
-Status WriteTaskResult(const std::string& dir, const TaskResult& t);
-StatusOr<TaskResult> ReadTaskResult(const std::string& dir);
 
 }  // namespace st::data

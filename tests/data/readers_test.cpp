@@ -101,5 +101,45 @@ TEST(Readers, CsvTsvDirectoriesAndGlobs) {
   EXPECT_FALSE(ReadSource(src).ok());
 }
 
+TEST(Readers, StreamsLargeFilesInBatchesAcrossChunkBoundaries) {
+  // > 1 MiB each, so the 1 MiB read pieces cut multi-byte characters (GBK),
+  // JSON lines and a quoted CSV field with a newline.
+  testing::TempDir dir;
+  const std::string gbk_zhong = "\xd6\xd0";  // 中
+  std::string txt, jsonl, csv = "q,a\n";
+  for (int i = 0; i < 200000; ++i) {
+    txt += "doc " + std::to_string(i) + " " + gbk_zhong + gbk_zhong + "\n\n";
+    jsonl += R"({"text": "第)" + std::to_string(i) + R"(行：中文"})" "\n";
+    csv += "\"问题" + std::to_string(i) + "\n第二行\",答\n";
+  }
+  std::ofstream(dir / "big.txt") << txt;
+  std::ofstream(dir / "big.jsonl") << jsonl;
+  std::ofstream(dir / "big.csv") << csv;
+  for (const char* name : {"big.txt", "big.jsonl", "big.csv"}) {
+    SourceSpec src;
+    src.path = dir / name;
+    if (std::string(name) == "big.csv") {
+      src.format = "instruction";
+      src.prompt_field = "q";
+      src.response_field = "a";
+    }
+    size_t batches = 0, docs = 0, files = 0;
+    std::string last;
+    auto st = StreamSource(src, {}, 1000, [&](SourceRead& b) {
+      ++batches;
+      docs += b.docs.size();
+      files += b.files.size();
+      EXPECT_TRUE(b.issues.empty()) << name << ": " << b.issues[0].where << " " << b.issues[0].what;
+      if (!b.docs.empty()) last = b.docs.back().prompt.empty() ? b.docs.back().response : b.docs.back().prompt;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(docs, 200000u) << name;
+    EXPECT_EQ(files, 1u);
+    EXPECT_GE(batches, 3u) << name;  // a batch per 1 MiB piece read, not one read of everything
+    EXPECT_TRUE(last == "doc 199999 中中" || last == "第199999行：中文" || last == "问题199999\n第二行") << last;
+  }
+}
+
 }  // namespace
 }  // namespace st::data
