@@ -12,6 +12,7 @@
 # /usr/bin/time -v) and MB per CPU-second, the per-core throughput.
 #
 #   bash bench/corpus_pipeline.sh [MB]     (default 200)
+#   SKIP_DATATROVE=1 bash bench/corpus_pipeline.sh [MB]   keep datatrove's last run (it takes the longest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${1:-200}
@@ -60,6 +61,7 @@ run() {  # label command...
 }
 run ours-full "$bin/slicetune" data build "$work/full.yaml"
 run ours-tokenize "$bin/slicetune" data build "$work/tokenize.yaml"
+if [[ -z ${SKIP_DATATROVE:-} ]]; then
 rm -rf "$work/dt"
 run datatrove "$dt/bin/python" - "$work" "$model-hf/tokenizer.json" <<'PY'
 import sys
@@ -80,6 +82,7 @@ go([MinhashDedupBuckets(f"{dt}/sigs", f"{dt}/buckets", config=cfg)], tasks=cfg.n
 go([MinhashDedupCluster(f"{dt}/buckets", f"{dt}/remove_ids", config=cfg)])
 go([JsonlReader(f"{dt}/pii"), MinhashDedupFilter(f"{dt}/remove_ids"), DocumentTokenizer(f"{dt}/tokens", tok)])
 PY
+fi
 run sentencepiece "$py" - "$work/in" "$model/tokenizer.model" <<'PY'
 import glob, json, sys
 import sentencepiece as spm
