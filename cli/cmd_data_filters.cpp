@@ -166,16 +166,7 @@ void AddDeid(CLI::App* data, Status* result) {
         opts.policy[static_cast<int>(t)] = tpol;
       }
       if (!o->allow_file.empty()) {
-        ST_ASSIGN_OR_RETURN(std::string text, ReadFile(o->allow_file));
-        size_t a = 0;
-        while (a < text.size()) {
-          size_t e = text.find('\n', a);
-          if (e == std::string::npos) e = text.size();
-          std::string v = text.substr(a, e - a);
-          while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-          if (!v.empty() && v[0] != '#') opts.allow.insert(v);
-          a = e + 1;
-        }
+        ST_ASSIGN_OR_RETURN(opts.allow, data::ReadAllowList(o->allow_file));
       }
       if (!o->key_file.empty()) {
         ST_ASSIGN_OR_RETURN(opts.key, ReadFile(o->key_file));

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/file_io.h"
 #include "core/hash.h"
 
 namespace st::data {
@@ -113,6 +114,21 @@ bool CardPrefix(const std::string& d) {
 }  // namespace
 
 const char* PiiTypeName(PiiType t) { return kNames[static_cast<int>(t)]; }
+
+StatusOr<std::set<std::string>> ReadAllowList(const std::string& path) {
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::set<std::string> out;
+  size_t a = 0;
+  while (a < text.size()) {
+    size_t e = text.find('\n', a);
+    if (e == std::string::npos) e = text.size();
+    std::string v = text.substr(a, e - a);
+    while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+    if (!v.empty() && v[0] != '#') out.insert(v);
+    a = e + 1;
+  }
+  return out;
+}
 
 StatusOr<PiiType> ParsePiiType(const std::string& name) {
   std::string n;

@@ -81,6 +81,9 @@ class Deidentifier {
   DeidOptions opts_;
 };
 
+// An allow-list file: one value per line, # comments.
+StatusOr<std::set<std::string>> ReadAllowList(const std::string& path);
+
 // Validators, exposed for tests.
 bool ValidResidentId(const std::string& id18);  // region, date, check character
 bool LuhnValid(const std::string& digits);

@@ -6,35 +6,17 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/utf8.h"
+
 namespace st::data {
 namespace {
 
 std::vector<int32_t> CodePoints(const std::string& s) {
-  std::vector<int32_t> cps;
-  cps.reserve(s.size());
-  auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = (utf8proc_ssize_t)s.size();
-  while (left > 0) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {  // invalid byte (callers pass UTF-8; be safe): U+FFFD
-      cp = 0xFFFD;
-      n = 1;
-    }
-    cps.push_back(cp);
-    p += n;
-    left -= n;
-  }
-  return cps;
+  const std::u32string u = DecodeUtf8(s);
+  return std::vector<int32_t>(u.begin(), u.end());
 }
 
-std::string Utf8(const std::vector<int32_t>& cps) {
-  std::string out;
-  out.reserve(cps.size() * 3);
-  utf8proc_uint8_t buf[4];
-  for (int32_t cp : cps) out.append(reinterpret_cast<char*>(buf), utf8proc_encode_char(cp, buf));
-  return out;
-}
+std::string Utf8(const std::vector<int32_t>& cps) { return EncodeUtf8(std::u32string(cps.begin(), cps.end())); }
 
 bool IsZeroWidth(int32_t c) { return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF; }
 bool IsHSpace(int32_t c) { return c == ' ' || c == '\t'; }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "core/parallel.h"
 #include "data/clean/quality.h"
 
 namespace st::data {
@@ -36,16 +37,6 @@ std::string DocumentText(const Document& d) {
 
 namespace {
 
-template <typename Fn>
-void Parallel(size_t n, int threads, Fn fn) {
-  threads = std::max(1, std::min<int>(threads, (int)n));
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (size_t i = t; i < n; i += threads) fn(t, i);
-    });
-  for (auto& th : pool) th.join();
-}
 
 void Add(NormalizeStats* a, const NormalizeStats& b) {
   a->documents += b.documents;
@@ -133,16 +124,7 @@ StatusOr<DeidOptions> ToDeidOptions(const CleanSpec& s) {
     ST_ASSIGN_OR_RETURN(o.policy[static_cast<int>(*t)], ParsePiiPolicy(pol));
   }
   if (!s.deid_allow.empty()) {
-    ST_ASSIGN_OR_RETURN(std::string text, ReadFile(s.deid_allow));
-    size_t a = 0;
-    while (a < text.size()) {
-      size_t e = text.find('\n', a);
-      if (e == std::string::npos) e = text.size();
-      std::string v = text.substr(a, e - a);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-      if (!v.empty() && v[0] != '#') o.allow.insert(v);
-      a = e + 1;
-    }
+    ST_ASSIGN_OR_RETURN(o.allow, ReadAllowList(s.deid_allow));
   }
   if (!s.deid_key_file.empty()) {
     ST_ASSIGN_OR_RETURN(o.key, ReadFile(s.deid_key_file));
@@ -159,7 +141,7 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
   if (spec.normalize) {
     ST_ASSIGN_OR_RETURN(Normalizer norm, Normalizer::Create(ToNormalizeOptions(spec)));
     std::vector<NormalizeStats> st(std::max(1, threads));
-    Parallel(n, threads, [&](int t, size_t i) {
+    ParallelFor(n, threads, [&](int t, size_t i) {
       ForEachText(&(*docs)[i], [&](std::string* s) { *s = norm.Apply(*s, &st[t]); });
     });
     for (const auto& s : st) Add(&rep->normalize, s);
@@ -171,7 +153,7 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
     q.max_dup_line_ratio = spec.max_dup_line_ratio;
     q.max_dup_ngram_ratio = spec.max_dup_ngram_ratio;
     q.min_text_ratio = spec.min_text_ratio;
-    Parallel(n, threads, [&](int, size_t i) { reason[i] = QualityReject(DocumentText((*docs)[i]), q); });
+    ParallelFor(n, threads, [&](int, size_t i) { reason[i] = QualityReject(DocumentText((*docs)[i]), q); });
   }
   if (spec.deid) {
     ST_ASSIGN_OR_RETURN(DeidOptions opts, ToDeidOptions(spec));
@@ -182,7 +164,7 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
     }
     std::vector<DeidStats> st(workers.size());
     std::vector<PiiDocument> per_doc(n);
-    Parallel(n, threads, [&](int t, size_t i) {
+    ParallelFor(n, threads, [&](int t, size_t i) {
       if (!reason[i].empty()) return;
       DeidStats doc_st;
       ForEachText(&(*docs)[i], [&](std::string* s) { *s = workers[t].Apply(*s, &doc_st); });

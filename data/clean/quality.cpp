@@ -6,26 +6,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/utf8.h"
+
 namespace st::data {
 namespace {
 
 std::vector<int32_t> Chars(const std::string& s) {
-  std::vector<int32_t> cps;
-  cps.reserve(s.size());
-  auto p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = (utf8proc_ssize_t)s.size();
-  while (left > 0) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {
-      cp = 0xFFFD;
-      n = 1;
-    }
-    cps.push_back(cp);
-    p += n;
-    left -= n;
-  }
-  return cps;
+  const std::u32string u = DecodeUtf8(s);
+  return std::vector<int32_t>(u.begin(), u.end());
 }
 
 double DupLineRatio(const std::vector<int32_t>& c) {

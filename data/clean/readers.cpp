@@ -64,24 +64,31 @@ std::string ToDocument(const SourceSpec& src, const json& j, const std::string& 
 // Streaming parsers: Feed() takes decoded text in any pieces and appends the
 // documents (and problems) complete so far to *out.
 
+// Appends `chunk` to *carry and calls line(text) for each complete line; with
+// `last`, also for the unterminated rest.
+template <typename Fn>
+void ForEachLine(std::string* carry, const std::string& chunk, bool last, Fn line) {
+  *carry += chunk;
+  size_t pos = 0;
+  while (true) {
+    const size_t e = carry->find('\n', pos);
+    if (e == std::string::npos) break;
+    line(carry->substr(pos, e - pos));
+    pos = e + 1;
+  }
+  carry->erase(0, pos);
+  if (last && !carry->empty()) {
+    line(*carry);
+    carry->clear();
+  }
+}
+
 class TextParser {  // documents separated by blank lines
  public:
   explicit TextParser(std::string path) : path_(std::move(path)) {}
   void Feed(const std::string& chunk, bool last, SourceRead* out) {
-    carry_ += chunk;
-    size_t pos = 0;
-    while (true) {
-      size_t e = carry_.find('\n', pos);
-      if (e == std::string::npos) break;
-      Line(carry_.substr(pos, e - pos), out);
-      pos = e + 1;
-    }
-    carry_.erase(0, pos);
-    if (last) {
-      if (!carry_.empty()) Line(carry_, out);
-      carry_.clear();
-      Flush(out);
-    }
+    ForEachLine(&carry_, chunk, last, [&](std::string line) { Line(std::move(line), out); });
+    if (last) Flush(out);
   }
 
  private:
@@ -114,19 +121,7 @@ class JsonlParser {  // one JSON object per line
  public:
   JsonlParser(const SourceSpec& src, std::string path) : src_(src), path_(std::move(path)) {}
   void Feed(const std::string& chunk, bool last, SourceRead* out) {
-    carry_ += chunk;
-    size_t pos = 0;
-    while (true) {
-      size_t e = carry_.find('\n', pos);
-      if (e == std::string::npos) break;
-      Line(carry_.substr(pos, e - pos), out);
-      pos = e + 1;
-    }
-    carry_.erase(0, pos);
-    if (last && !carry_.empty()) {
-      Line(carry_, out);
-      carry_.clear();
-    }
+    ForEachLine(&carry_, chunk, last, [&](const std::string& line) { Line(line, out); });
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "core/parallel.h"
 #include "core/json_io.h"
 #include "core/log.h"
 #include "data/clean/augment.h"
@@ -29,16 +30,6 @@ uint64_t ContentHash(const Document& d) {
   return XXH3_64bits(s.data(), s.size());
 }
 
-template <typename Fn>
-void Parallel(size_t n, int threads, Fn fn) {
-  threads = std::max(1, std::min<int>(threads, (int)n));
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (size_t i = t; i < n; i += threads) fn(t, i);
-    });
-  for (auto& th : pool) th.join();
-}
 
 }  // namespace
 
@@ -178,7 +169,7 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
     }
     std::vector<TaskDoc> tds(docs.size());
     std::vector<Status> errors(threads);
-    Parallel(docs.size(), threads, [&](int t, size_t i) {
+    ParallelFor(docs.size(), threads, [&](int t, size_t i) {
       const Document& d = docs[i];
       TaskDoc& td = tds[i];
       td.file = gfile[d.order];
