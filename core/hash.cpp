@@ -50,6 +50,16 @@ StatusOr<std::string> Sha256File(const std::string& path) {
   return Hex(d, n);
 }
 
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr); }
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Sha256Stream::Update(std::string_view b) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), b.data(), b.size()); }
+std::string Sha256Stream::FinishHex() {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), d, &n);
+  return Hex(d, n);
+}
+
 std::string HmacSha256(std::string_view key, std::string_view message) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned n = 0;

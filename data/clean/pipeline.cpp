@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <functional>
-#include <thread>
 
 #include "core/file_io.h"
 #include "core/parallel.h"

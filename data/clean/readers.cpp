@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/hash.h"
 
 namespace st::data {
 namespace {
@@ -275,6 +276,7 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
     if (!f) return InvalidInput(path + ": cannot open (" + std::strerror(errno) + ")");
     ST_ASSIGN_OR_RETURN(Decoder dec, Decoder::Create(src.encoding));
+    Sha256Stream sha;
     TextParser text_p(path);
     JsonlParser json_p(src, path);
     CsvParser csv_p(src, path, tsv);
@@ -293,6 +295,7 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
       const size_t n = std::fread(raw.data(), 1, raw.size(), f.get());
       const bool last = n < raw.size();
       if (last && std::ferror(f.get())) return RuntimeError(path + ": read error");
+      sha.Update(std::string_view(raw.data(), n));
       utf8.clear();
       ST_RETURN_IF_ERROR(dec.Feed(std::string_view(raw.data(), n), last, &utf8));
       if (csv || tsv) {
@@ -309,6 +312,7 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
     fr.index = (int)fi;
     fr.path = path;
     fr.decode = dec.stats();
+    fr.sha256 = sha.FinishHex();
     fr.documents = docs + (int64_t)out.docs.size();
     if (fr.decode.invalid_bytes > 0)
       out.issues.push_back({path + ":byte " + std::to_string(fr.decode.first_invalid),

@@ -50,6 +50,7 @@ struct FileRead {
   std::string path;
   DecodeStats decode;
   int64_t documents = 0;
+  std::string sha256;  // of the file's bytes, hashed while reading
 };
 
 struct SourceRead {

@@ -2,24 +2,19 @@
 
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <thread>
 
-#include <xxhash.h>
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "data/clean/pipeline.h"
-#include "data/clean/readers.h"
 #include "data/shards/manifest.h"
 #include "data/shards/packer.h"
 #include "data/shards/report.h"
 #include "data/shards/shard_io.h"
 #include "data/shards/task.h"
 #include "core/model_spec.h"
-#include "data/tokenize/chat_template.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace st::data {
@@ -44,15 +39,27 @@ bool IsVal(uint64_t seed, uint64_t content_hash, double fraction) {
 
 }  // namespace
 
+namespace {
+
+// A source's hash from its files' (path, hash): the file's own for a single file,
+// else the hash of the list.
+std::string SourceHashOf(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files) {
+  if (files.size() == 1 && files[0].first == path) return files[0].second;
+  std::string list;
+  for (const auto& [f, sha] : files) list += f + "\t" + sha + "\n";
+  return Sha256Hex(list);
+}
+
+}  // namespace
+
 StatusOr<std::string> SourceSha256(const std::string& path) {
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(path));
-  if (files.size() == 1 && files[0] == path) return Sha256File(path);
-  std::string list;
+  std::vector<std::pair<std::string, std::string>> hashed;
   for (const auto& f : files) {
     ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(f));
-    list += f + "\t" + sha + "\n";
+    hashed.emplace_back(f, sha);
   }
-  return Sha256Hex(list);
+  return SourceHashOf(path, hashed);
 }
 
 namespace {
@@ -208,11 +215,25 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
   }
   if (train_docs == 0) return InvalidInput(r.file + ": data.sources hold no documents for training (after cleaning)");
 
+  // Input hashes from the tasks, which hashed each file while reading it (no second read).
   json inputs = json::array(), files = json::array(), issues = json::array();
-  for (const auto& src : r.data.sources) {
-    ST_ASSIGN_OR_RETURN(std::string sha, SourceSha256(src.path));
-    ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path));
-    inputs.push_back({{"path", src.path}, {"sha256", sha}, {"files", (int64_t)paths.size()}, {"format", src.format}});
+  {
+    std::map<int64_t, const FileRead*> by_index;
+    for (const auto& [g, f] : file_reads) by_index[g] = &f;
+    int64_t offset = 0;
+    for (const auto& src : r.data.sources) {
+      ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path));
+      std::vector<std::pair<std::string, std::string>> hashed;
+      for (size_t k = 0; k < paths.size(); ++k) {
+        auto it = by_index.find(offset + (int64_t)k);
+        if (it == by_index.end() || it->second->path != paths[k] || it->second->sha256.empty())
+          return InvalidInput(paths[k] + ": no task read this file (the inputs changed since the tasks ran?); rerun the tasks");
+        hashed.emplace_back(paths[k], it->second->sha256);
+      }
+      offset += (int64_t)paths.size();
+      inputs.push_back({{"path", src.path}, {"sha256", SourceHashOf(src.path, hashed)}, {"files", (int64_t)paths.size()},
+                        {"format", src.format}});
+    }
   }
   for (const auto& [g, f] : file_reads)
     files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},

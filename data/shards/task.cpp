@@ -232,7 +232,7 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   for (const auto& [g, f] : sum.files)
     files.push_back({{"file", g}, {"index", f.index}, {"path", f.path}, {"encoding", f.decode.encoding},
                      {"bytes", f.decode.bytes_in}, {"invalid_bytes", f.decode.invalid_bytes},
-                     {"first_invalid", f.decode.first_invalid}, {"documents", f.documents}});
+                     {"first_invalid", f.decode.first_invalid}, {"documents", f.documents}, {"sha256", f.sha256}});
   for (const auto& [g, is] : sum.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
   json summary = {{"format", "slicetune-data-task"}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
                   {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", files}, {"issues", issues},
@@ -263,6 +263,7 @@ StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir) {
     fr.decode.invalid_bytes = f.value("invalid_bytes", (int64_t)0);
     fr.decode.first_invalid = f.value("first_invalid", (int64_t)-1);
     fr.documents = f.value("documents", (int64_t)0);
+    fr.sha256 = f.value("sha256", "");
     t.files.emplace_back(f.value("file", (int64_t)0), fr);
   }
   for (const auto& is : s["issues"]) t.issues.emplace_back(is.value("file", (int64_t)0), SourceIssue(is.value("where", ""), is.value("what", "")));

@@ -8,6 +8,7 @@
 
 #include "core/file_io.h"
 #include "core/json_io.h"
+#include "core/utf8.h"
 
 namespace st::data {
 namespace {
@@ -67,27 +68,14 @@ bool IsPySpace(uint32_t c) {
          (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
-// Decodes the code point at s[i] (valid UTF-8 assumed); sets *len.
-uint32_t CodePoint(const std::string& s, size_t i, size_t* len) {
-  const auto c = (unsigned char)s[i];
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-  n = std::min(n, s.size() - i);
-  uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
-  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3f);
-  *len = n;
-  return cp;
-}
-
 }  // namespace
 
 std::string PyStrip(const std::string& s) {
-  size_t b = 0, e = s.size(), len = 0;
-  while (b < e && IsPySpace(CodePoint(s, b, &len))) b += len;
-  // Find the last non-space code point.
-  size_t last_end = b;
-  for (size_t i = b; i < e; i += len)
-    if (!IsPySpace(CodePoint(s, i, &len))) last_end = i + len;
-  return s.substr(b, last_end - b);
+  const std::u32string u = DecodeUtf8(s);
+  size_t b = 0, e = u.size();
+  while (b < e && IsPySpace(u[b])) ++b;
+  while (e > b && IsPySpace(u[e - 1])) --e;
+  return EncodeUtf8(std::u32string_view(u).substr(b, e - b));
 }
 
 StatusOr<ChatTemplate> ChatTemplate::Create(const std::string& source, const std::string& format,
@@ -110,7 +98,7 @@ StatusOr<ChatTemplate> ChatTemplate::Create(const std::string& source, const std
       if (!Has(n, "'<|im_start|>'+message.role+'\n'+message.content+'<|im_end|>"))
         return Unsupported("a ChatML template that does not write <|im_start|>role\\ncontent<|im_end|> per message");
       if (Has(n, "<think>")) return Unsupported("a ChatML template with reasoning blocks (<think>, Qwen3)");
-      if (Has(n, "loop.last and add_generation_prompt") || Has(n, "loop.lastandadd_generation_prompt"))
+      if (Has(n, "loop.last and add_generation_prompt"))
         return Unsupported("a ChatML template that drops <|im_end|> after the last turn (Qwen1.5)");
     } else if (fam == "llama3") {
       if (!Has(n, "'<|start_header_id|>'+message.role+'<|end_header_id|>\n\n'+message.content|trim+'<|eot_id|>'"))
