@@ -27,7 +27,9 @@ Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& o
   const std::string dir = ExportDir(r);
   for (const auto& t : r.exp.types) {
     const std::string out = (fs::path(dir) / (r.name + "-" + t + ".gguf")).string();
-    ST_RETURN_IF_ERROR(exporter::ExportModelGguf(r.base_model, adapter, t, out, prov));
+    exporter::ModelExport opt;
+    opt.type = t;
+    ST_RETURN_IF_ERROR(exporter::ExportModelGguf(r.base_model, adapter, opt, out, prov));
     LogInfo("export: wrote " + out);
   }
   if (r.exp.adapter_gguf) {
@@ -42,7 +44,8 @@ void AddExport(CLI::App& app, Status* result) {
   auto* cmd = app.add_subcommand("export",
                                  "Merge and write GGUF / adapter GGUF / merged HF, from a recipe's run or from --model [--adapter]");
   struct Opts {
-    std::string recipe, model, adapter, type, out;
+    std::string recipe, model, adapter, type, out, imatrix;
+    bool pure = false;
     uint64_t max_shard_mb = 5000;
     std::vector<std::string> sets;
   };
@@ -51,7 +54,11 @@ void AddExport(CLI::App& app, Status* result) {
   cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
   cmd->add_option("--model", o->model, "Base model directory (instead of a recipe)");
   cmd->add_option("--adapter", o->adapter, "PEFT adapter directory to merge (or to convert with --type adapter-*)");
-  cmd->add_option("--type", o->type, "GGUF model: f32 | f16 | bf16 | q8_0 | q5_1 | q5_0 | q4_1 | q4_0; GGUF LoRA: adapter-f32 | adapter-f16; hf: merged safetensors dir");
+  cmd->add_option("--type", o->type,
+                  "GGUF model, llama-quantize's names: F32 F16 BF16 Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 Q6_K Q5_K_M Q5_K_S Q4_K_M "
+                  "Q4_K_S Q3_K_L Q3_K_M Q3_K_S Q2_K Q2_K_S; GGUF LoRA: adapter-f32 | adapter-f16; hf: merged safetensors dir");
+  cmd->add_flag("--pure", o->pure, "Every matrix gets the --type's base type (no k-quant mixture), as llama-quantize --pure");
+  cmd->add_option("--imatrix", o->imatrix, "llama.cpp importance matrix (GGUF or legacy .dat) to steer quantization");
   cmd->add_option("-o,--output", o->out, "Output file (directory for --type hf)");
   cmd->add_option("--max-shard-mb", o->max_shard_mb, "--type hf: largest safetensors shard, in MB (1 MB = 10^6 bytes)")
       ->capture_default_str()->check(CLI::PositiveNumber);
@@ -71,7 +78,11 @@ void AddExport(CLI::App& app, Status* result) {
     exporter::Provenance prov;
     prov.name = fs::path(o->model).filename().string();
     if (o->type.rfind("adapter-", 0) != 0 && o->type != "hf") {
-      *result = exporter::ExportModelGguf(o->model, o->adapter, o->type, o->out, prov);
+      exporter::ModelExport opt;
+      opt.type = o->type;
+      opt.pure = o->pure;
+      opt.imatrix = o->imatrix;
+      *result = exporter::ExportModelGguf(o->model, o->adapter, opt, o->out, prov);
     } else if (o->type == "adapter-f32" || o->type == "adapter-f16") {
       *result = o->adapter.empty() ? InvalidInput("export --type " + o->type + " needs --adapter DIR")
                                    : exporter::ExportAdapterGguf(o->model, o->adapter, o->type.substr(8), o->out, prov);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "core/recipe.h"
 
 #include <glob.h>
@@ -336,8 +337,14 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   if (YAML::Node e = root["export"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(e, "export", {"types", "adapter_gguf"}));
     ST_RETURN_IF_ERROR(rd.GetList(e, "export", "types", &r.exp.types));
-    for (const auto& t : r.exp.types)
-      ST_RETURN_IF_ERROR(rd.OneOf(e["types"], "export.types", t, {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"}));
+    // llama-quantize's file type names, in any case (export/quant/mixture.h).
+    for (auto& t : r.exp.types) {
+      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+      ST_RETURN_IF_ERROR(rd.OneOf(e["types"], "export.types", t,
+                                  {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q2_k_s",
+                                   "q3_k_s", "q3_k_m", "q3_k_l", "q3_k", "q4_k_s", "q4_k_m", "q4_k", "q5_k_s", "q5_k_m",
+                                   "q5_k", "q6_k"}));
+    }
     ST_RETURN_IF_ERROR(rd.Get(e, "export", "adapter_gguf", &r.exp.adapter_gguf, "true or false"));
   }
 

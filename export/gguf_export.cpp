@@ -1,5 +1,6 @@
 #include "export/gguf_export.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <filesystem>
@@ -14,6 +15,8 @@
 #include "data/tokenize/sp_tokenizer.h"
 #include "export/gguf_writer.h"
 #include "export/merge.h"
+#include "export/imatrix.h"
+#include "export/quant/mixture.h"
 #include "export/quant/quantize.h"
 
 namespace st::exporter {
@@ -22,27 +25,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // Adds a tensor of float32 values stored as `t`; the values are made on demand.
+// `importance` (one value per column, may be empty) steers the quantizer.
 void AddFloatTensor(gguf::Writer* w, const std::string& name, quant::Type t, std::vector<uint64_t> ne,
-                    std::function<StatusOr<std::vector<float>>()> values) {
+                    std::function<StatusOr<std::vector<float>>()> values, std::vector<float> importance = {}) {
   const uint64_t rows = ne.size() > 1 ? ne[1] : 1, cols = ne[0];
   w->AddTensor(name, static_cast<uint32_t>(t), ne, quant::RowBytes(t, (int64_t)cols) * rows,
-               [t, rows, cols, values](std::vector<uint8_t>* out) -> Status {
+               [t, rows, cols, values, importance](std::vector<uint8_t>* out) -> Status {
                  ST_ASSIGN_OR_RETURN(std::vector<float> v, values());
-                 quant::QuantizeRows(t, v.data(), (int64_t)rows, (int64_t)cols, out);
+                 quant::QuantizeRows(t, v.data(), (int64_t)rows, (int64_t)cols, out, 0,
+                                     importance.empty() ? nullptr : importance.data());
                  return Status::Ok();
                });
-}
-
-// llama.cpp's rule for what a model file's type means per tensor: 1-D tensors
-// (norms, biases) stay F32; rows that do not fit the block size fall back to F16.
-quant::Type TensorType(const WeightName& w, quant::Type want) {
-  if (w.shape.size() == 1) return quant::Type::kF32;
-  if (!quant::RowFits(want, w.shape.back())) {
-    LogWarn(w.gguf + ": rows of " + std::to_string(w.shape.back()) + " values do not fit " +
-            quant::Info(want).name + " blocks; storing F16");
-    return quant::Type::kF16;
-  }
-  return want;
 }
 
 void AddProvenance(gguf::Writer* w, const Provenance& p, const std::string& model_dir) {
@@ -137,10 +130,14 @@ std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n
   return out;
 }
 
-Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
+Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const ModelExport& opt,
                        const std::string& out_path, const Provenance& prov) {
-  ST_ASSIGN_OR_RETURN(quant::Type gt, quant::ParseType(type));
+  ST_ASSIGN_OR_RETURN(quant::FileType ft, quant::ParseFileType(opt.type));
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
+  ImportanceMatrix imatrix;
+  if (!opt.imatrix.empty()) {
+    ST_ASSIGN_OR_RETURN(imatrix, ReadImatrix(opt.imatrix));
+  }
   auto base = std::make_shared<TensorStore>();
   ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
   std::shared_ptr<LoraAdapter> adapter;
@@ -151,7 +148,8 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   gguf::Writer w;
   AddArchitecture(&w, spec);
   w.AddString("general.type", "model");
-  w.AddU32("general.file_type", quant::Info(gt).file_type);  // llama_ftype
+  w.AddU32("general.file_type", ft.ftype);  // llama_ftype
+  if (quant::IsQuantized(ft.base)) w.AddU32("general.quantization_version", 2);  // GGML_QNT_VERSION
   w.AddU32("general.alignment", gguf::kAlignment);
   AddProvenance(&w, prov, model_dir);
   ST_RETURN_IF_ERROR(AddTokenizer(&w, model_dir, spec));
@@ -161,20 +159,42 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
     AddFloatTensor(&w, "rope_freqs.weight", quant::Type::kF32, {(uint64_t)factors.size()},
                    [factors]() -> StatusOr<std::vector<float>> { return factors; });
   }
-  for (const auto& wn : ListWeights(spec)) {
+  const std::vector<WeightName> weights = ListWeights(spec);
+  quant::ModelFacts facts;
+  facts.arch = spec.gguf_arch;
+  facts.n_layers = (int)spec.num_layers;
+  facts.n_heads = (int)spec.num_heads;
+  facts.n_kv_heads = (int)spec.num_kv_heads;
+  facts.tied_embeddings = std::none_of(weights.begin(), weights.end(), [](const WeightName& x) { return x.gguf == "output.weight"; });
+  const quant::TypePlanner planner(ft, facts, opt.pure, !imatrix.entries.empty());
+  int with_importance = 0;
+  for (const auto& wn : weights) {
     // Fail early, before writing, if a tensor is missing or misshapen.
     const TensorView* t = base->Find(wn.hf);
     if (!t) return InvalidInput(model_dir + ": checkpoint is missing tensor '" + wn.hf + "'");
     std::vector<uint64_t> ne(wn.shape.rbegin(), wn.shape.rend());
     int64_t heads = wn.module == "q_proj" ? spec.num_heads : wn.module == "k_proj" ? spec.num_kv_heads : 0;
     if (!spec.permute_qk_for_gguf) heads = 0;
-    AddFloatTensor(&w, wn.gguf, TensorType(wn, gt), ne, [base, adapter, wn, heads]() -> StatusOr<std::vector<float>> {
+    const quant::Type type = planner.Choose(wn.gguf, (int)wn.shape.size(), (int64_t)ne[0], wn.layer);
+    // llama-quantize passes a tensor's importance to every quantizer, when the sizes agree.
+    std::vector<float> importance;
+    if (quant::IsQuantized(type)) {
+      ST_ASSIGN_OR_RETURN(importance, imatrix.For(wn.gguf, (int64_t)ne[0]));
+      with_importance += !importance.empty();
+      if (importance.empty() && planner.NeedsImportance(wn.gguf, type))
+        return InvalidInput(wn.gguf + ": " + ft.name + " stores it as " + quant::Info(type).name +
+                            ", which needs importance data (llama.cpp refuses too); HINT: pass --imatrix FILE "
+                            "(`slicetune imatrix` computes one from the slice's data)");
+    }
+    AddFloatTensor(&w, wn.gguf, type, ne, [base, adapter, wn, heads]() -> StatusOr<std::vector<float>> {
       std::vector<float> v;
       ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), wn, &v));
       if (heads) v = PermuteRowsForGgmlRope(v, heads, wn.shape[0], wn.shape[1]);
       return v;
-    });
+    }, std::move(importance));
   }
+  if (!imatrix.entries.empty())
+    LogInfo("export: importance matrix " + opt.imatrix + " used for " + std::to_string(with_importance) + " tensors");
   return w.Write(out_path);
 }
 

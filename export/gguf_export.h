@@ -23,9 +23,15 @@ struct Provenance {
   std::string data_manifest_sha256;
 };
 
-// `type` is a quant type name (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1).
-// `adapter_dir` may be empty (no merge).
-Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const std::string& type,
+struct ModelExport {
+  std::string type = "f16";  // a llama-quantize file type: F16, Q8_0, Q4_K_M ... (quant/mixture.h)
+  bool pure = false;         // every matrix the base type (llama-quantize --pure)
+  std::string imatrix;       // llama.cpp imatrix file (GGUF or legacy .dat), or empty
+};
+
+// Base model (merged with `adapter_dir` unless empty) -> GGUF of `opt.type`,
+// per-tensor types chosen as llama-quantize chooses them.
+Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const ModelExport& opt,
                        const std::string& out_path, const Provenance& prov);
 
 // `type` is "f32" or "f16".

@@ -1,6 +1,7 @@
 // Reference algorithms: ggml/src/ggml-quants.c (quantize_row_q8_0_ref,
 // quantize_row_q4_0_ref, quantize_row_q4_1_ref, quantize_row_q5_0_ref,
-// quantize_row_q5_1_ref), rewritten here block by block.
+// quantize_row_q5_1_ref, and the importance-weighted quantize_row_q*_impl),
+// rewritten here block by block. K-quants: kquants.cpp.
 #include "export/quant/quantize.h"
 
 #include <algorithm>
@@ -10,15 +11,26 @@
 
 #include "core/half.h"
 #include "export/quant/blocks.h"
+#include "export/quant/kquants.h"
+#include "export/quant/search.h"
 
 namespace st::quant {
 namespace {
 
 constexpr TypeInfo kTypes[] = {
-    {Type::kF32, "f32", 1, 4, 0},        {Type::kF16, "f16", 1, 2, 1},
-    {Type::kBF16, "bf16", 1, 2, 32},     {Type::kQ8_0, "q8_0", kBlock, sizeof(BlockQ8_0), 7},
-    {Type::kQ4_0, "q4_0", kBlock, sizeof(BlockQ4_0), 2}, {Type::kQ4_1, "q4_1", kBlock, sizeof(BlockQ4_1), 3},
-    {Type::kQ5_0, "q5_0", kBlock, sizeof(BlockQ5_0), 8}, {Type::kQ5_1, "q5_1", kBlock, sizeof(BlockQ5_1), 9},
+    {Type::kF32, "f32", 1, 4},
+    {Type::kF16, "f16", 1, 2},
+    {Type::kBF16, "bf16", 1, 2},
+    {Type::kQ8_0, "q8_0", kBlock, sizeof(BlockQ8_0)},
+    {Type::kQ4_0, "q4_0", kBlock, sizeof(BlockQ4_0)},
+    {Type::kQ4_1, "q4_1", kBlock, sizeof(BlockQ4_1)},
+    {Type::kQ5_0, "q5_0", kBlock, sizeof(BlockQ5_0)},
+    {Type::kQ5_1, "q5_1", kBlock, sizeof(BlockQ5_1)},
+    {Type::kQ2_K, "q2_k", kSuper, sizeof(BlockQ2_K)},
+    {Type::kQ3_K, "q3_k", kSuper, sizeof(BlockQ3_K)},
+    {Type::kQ4_K, "q4_k", kSuper, sizeof(BlockQ4_K)},
+    {Type::kQ5_K, "q5_k", kSuper, sizeof(BlockQ5_K)},
+    {Type::kQ6_K, "q6_k", kSuper, sizeof(BlockQ6_K)},
 };
 
 // The value of largest magnitude, keeping its sign (first one on ties).
@@ -114,7 +126,61 @@ void Blocks(const float* x, int64_t n, uint8_t* out) {
   for (int64_t i = 0; i < n / kBlock; ++i) F(x + i * kBlock, b + i);
 }
 
-void QuantizeRange(Type t, const float* x, int64_t n, uint8_t* out) {
+// Importance-weighted 32-value types (ggml's quantize_row_q{4,5}_{0,1}_impl):
+// errors weighted by importance * sqrt(sigma2 + x^2), sigma2 the row's mean square.
+void PackNibbles(const uint8_t* L, uint8_t* qs, uint8_t* qh) {
+  uint32_t high = 0;
+  for (int j = 0; j < kBlock / 2; ++j) {
+    qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + kBlock / 2] & 0x0F) << 4));
+    high |= ((uint32_t)(L[j] & 0x10) >> 4) << j;
+    high |= ((uint32_t)(L[j + kBlock / 2] & 0x10) >> 4) << (j + kBlock / 2);
+  }
+  if (qh) std::memcpy(qh, &high, 4);
+}
+
+void WeightedRow(Type t, const float* x, int64_t n, const float* qw, uint8_t* out) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  const float sigma2 = sum_x2 / n;
+  float w[kBlock];
+  for (int64_t ib = 0; ib < n / kBlock; ++ib) {
+    const float* xb = x + kBlock * ib;
+    for (int j = 0; j < kBlock; ++j) w[j] = qw[kBlock * ib + j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    if (t == Type::kQ4_0 || t == Type::kQ5_0) {
+      int8_t L[kBlock];
+      const float d = SymmetricLevels(kBlock, t == Type::kQ4_0 ? 8 : 16, xb, L, 1, w);
+      if (t == Type::kQ4_0) {
+        auto* b = reinterpret_cast<BlockQ4_0*>(out) + ib;
+        b->d = F32ToF16(d);
+        PackNibbles(reinterpret_cast<const uint8_t*>(L), b->qs, nullptr);
+      } else {
+        auto* b = reinterpret_cast<BlockQ5_0*>(out) + ib;
+        b->d = F32ToF16(d);
+        PackNibbles(reinterpret_cast<const uint8_t*>(L), b->qs, b->qh);
+      }
+    } else {
+      uint8_t L[kBlock], scratch[kBlock];
+      float mn;
+      const float d =
+          AffineLevels(kBlock, t == Type::kQ4_1 ? 15 : 31, xb, w, L, &mn, scratch, -0.9f, 0.05f, 36, false, true);
+      if (t == Type::kQ4_1) {
+        auto* b = reinterpret_cast<BlockQ4_1*>(out) + ib;
+        b->d = F32ToF16(d);
+        b->m = F32ToF16(-mn);
+        PackNibbles(L, b->qs, nullptr);
+      } else {
+        auto* b = reinterpret_cast<BlockQ5_1*>(out) + ib;
+        b->d = F32ToF16(d);
+        b->m = F32ToF16(-mn);
+        PackNibbles(L, b->qs, b->qh);
+      }
+    }
+  }
+}
+
+void QuantizeRange(Type t, const float* x, int64_t n, const float* qw, uint8_t* out) {
+  if (qw && (t == Type::kQ4_0 || t == Type::kQ4_1 || t == Type::kQ5_0 || t == Type::kQ5_1))
+    return WeightedRow(t, x, n, qw, out);
   switch (t) {
     case Type::kF32:
       std::memcpy(out, x, n * 4);
@@ -136,6 +202,11 @@ void QuantizeRange(Type t, const float* x, int64_t n, uint8_t* out) {
     case Type::kQ4_1: Blocks<BlockQ4_1, Q4_1>(x, n, out); break;
     case Type::kQ5_0: Blocks<BlockQ5_0, Q5_0>(x, n, out); break;
     case Type::kQ5_1: Blocks<BlockQ5_1, Q5_1>(x, n, out); break;
+    case Type::kQ2_K: QuantizeRowQ2_K(x, n, qw, out); break;
+    case Type::kQ3_K: QuantizeRowQ3_K(x, n, qw, out); break;
+    case Type::kQ4_K: QuantizeRowQ4_K(x, n, qw, out); break;
+    case Type::kQ5_K: QuantizeRowQ5_K(x, n, qw, out); break;
+    case Type::kQ6_K: QuantizeRowQ6_K(x, n, qw, out); break;
   }
 }
 
@@ -168,13 +239,16 @@ uint64_t RowBytes(Type t, int64_t n) {
 
 bool RowFits(Type t, int64_t n) { return n % Info(t).block_values == 0; }
 
-void QuantizeRows(Type t, const float* x, int64_t rows, int64_t cols, std::vector<uint8_t>* out, int threads) {
+bool IsQuantized(Type t) { return t != Type::kF32 && t != Type::kF16 && t != Type::kBF16; }
+
+void QuantizeRows(Type t, const float* x, int64_t rows, int64_t cols, std::vector<uint8_t>* out, int threads,
+                  const float* importance) {
   const uint64_t row_bytes = RowBytes(t, cols);
   out->resize(row_bytes * rows);
   if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
   threads = (int)std::min<int64_t>(threads, std::max<int64_t>(1, rows * cols / (1 << 16)));
   auto work = [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) QuantizeRange(t, x + r * cols, cols, out->data() + r * row_bytes);
+    for (int64_t r = r0; r < r1; ++r) QuantizeRange(t, x + r * cols, cols, importance, out->data() + r * row_bytes);
   };
   if (threads <= 1) {
     work(0, rows);

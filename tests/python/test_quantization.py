@@ -43,7 +43,8 @@ def tricky_model(fixture_dir, tmp_path_factory):
 
 
 def export(model, typ, out):
-    r = run([SLICETUNE, "export", "--model", model, "--type", typ, "-o", out])
+    # --pure: every matrix of the one type (llama.cpp's mixtures: test_kquants.py)
+    r = run([SLICETUNE, "export", "--model", model, "--type", typ, "--pure", "-o", out])
     assert r.returncode == 0, r.stderr
     return gguf.GGUFReader(out)
 
@@ -85,5 +86,5 @@ def test_llama_cpp_runs_every_type(fixture_dir, tmp_path, typ):
 def test_unknown_type_is_refused(fixture_dir, tmp_path):
     r = run([SLICETUNE, "export", "--model", os.path.join(fixture_dir, "tiny-base"), "--type", "q3_x", "-o",
              str(tmp_path / "x.gguf")])
-    assert r.returncode == 2 and "supported: f32, f16, bf16, q8_0" in r.stderr
+    assert r.returncode == 2 and "supported: F32, F16, BF16, Q8_0" in r.stderr and "Q4_K_M" in r.stderr
     assert not (tmp_path / "x.gguf").exists()
