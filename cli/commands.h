@@ -19,6 +19,8 @@ void AddExport(CLI::App& app, Status* result);
 void AddTokenize(CLI::App& app, Status* result);
 void AddRun(CLI::App& app, Status* result);
 void AddInspect(CLI::App& app, Status* result);
+// `slicetune imatrix` (runs slicetune-train's imatrix mode)
+void AddImatrix(CLI::App& app, Status* result);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   st::cli::AddData(app, &result);
 #ifdef SLICETUNE_HAVE_TRAIN
   st::cli::AddTrain(app, &result);
+  st::cli::AddImatrix(app, &result);
 #endif
   st::cli::AddExport(app, &result);
   st::cli::AddTokenize(app, &result);

@@ -162,8 +162,15 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
     if (s.sliding_window > 0) causal = causal.logical_and(j > i - s.sliding_window);
     window_mask = doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);  // (B, 1, T, T)
   }
-  for (const auto& b : blocks_) {
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const LlamaBlock& b = blocks_[l];
+    auto seen = [&](const char* module, const at::Tensor& in) {
+      if (observer_) observer_((int)l, module, in);
+    };
     at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
+    seen("q_proj", h);
+    seen("k_proj", h);
+    seen("v_proj", h);
     at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
     at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
     if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
@@ -183,9 +190,14 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
                        ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
                        : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
     a = a.transpose(1, 2).reshape({B, T, nh * hd});
+    seen("o_proj", a);
     x = x + b.o.Forward(a, training);
     h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
-    x = x + b.down.Forward(at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training), training);
+    seen("gate_proj", h);
+    seen("up_proj", h);
+    at::Tensor g = at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training);
+    seen("down_proj", g);
+    x = x + b.down.Forward(g, training);
   }
   x = RmsNorm(x, final_norm_, s.rms_norm_eps);
   return at::matmul(x, lm_head_.t());  // (B, T, V)

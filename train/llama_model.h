@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,14 @@ class LlamaModel {
   // within a document (block-diagonal causal mask). Undefined: 0..T-1, one document.
   at::Tensor Forward(const at::Tensor& ids, bool training = false, const at::Tensor& positions = {}) const;
 
+  // Called in Forward with the input (B, T, in) of every block linear layer
+  // (module names as in ListWeights: "q_proj" ... "down_proj"), e.g. to collect
+  // activation statistics for an importance matrix. Empty: no calls.
+  using InputObserver = std::function<void(int layer, const std::string& module, const at::Tensor& x)>;
+  void SetInputObserver(InputObserver f) { observer_ = std::move(f); }
+
  private:
+  InputObserver observer_;
   ModelSpec spec_;
   at::Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
   std::vector<LlamaBlock> blocks_;
