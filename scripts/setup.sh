@@ -16,9 +16,10 @@ log() { echo "setup: $*" >&2; }
 apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3 python3-venv python3-dev
           libsentencepiece-dev libhdf5-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
           libgtest-dev libssl-dev libpcre2-dev libutf8proc-dev libopencc-dev libxxhash-dev libcsv-dev)
-# The test suite renders the HTML data report in a headless browser and rebuilds
-# the augmentation confusion sets from Unihan to check the shipped table.
-((want_test)) && apt_pkgs+=(chromium-headless-shell unicode-data)
+# The test suite renders the HTML data report in a headless browser, rebuilds
+# the augmentation confusion sets from Unihan to check the shipped table, and
+# renders exported Ollama Modelfile templates with Go's text/template (Ollama's engine).
+((want_test)) && apt_pkgs+=(chromium-headless-shell unicode-data golang-go)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

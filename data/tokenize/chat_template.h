@@ -43,6 +43,11 @@ struct RenderedChat {
   std::vector<std::pair<size_t, size_t>> assistant_spans;
 };
 
+struct OllamaChat;
+class ChatTemplate;
+// The template as an Ollama (Go text/template) TEMPLATE: data/tokenize/ollama_template.h.
+StatusOr<OllamaChat> OllamaChatFor(const ChatTemplate& t);
+
 class ChatTemplate {
  public:
   // `source` is the template string (may be empty when `format` is given);
@@ -71,6 +76,7 @@ class ChatTemplate {
   std::string knowledge_line_ = "Cutting Knowledge Date: December 2023", date_string_ = "26 Jul 2024", fixed_date_;
   std::string date() const;
   SystemAt system_at_ = SystemAt::kRefused;    // mistral
+  friend StatusOr<OllamaChat> OllamaChatFor(const ChatTemplate& t);
 };
 
 // The model directory's template: chat_template.jinja, else tokenizer_config.json's

@@ -1,0 +1,3 @@
+module slicetune/ollama_render
+
+go 1.19
