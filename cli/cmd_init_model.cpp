@@ -21,6 +21,7 @@ void AddInitModel(CLI::App& app, Status* result) {
   cmd->add_option("--vocab-size", opts->o.vocab_size, "Target tokenizer vocabulary size")->capture_default_str();
   cmd->add_option("--seed", opts->o.seed, "Random seed")->capture_default_str();
   cmd->add_option("--dtype", opts->o.dtype, "Weight storage dtype: f32, f16 or bf16")->capture_default_str();
+  cmd->add_option("--layers", opts->o.layers, "Number of blocks, overriding the preset's (e.g. 17 makes the 1b preset 1.04B parameters)");
   cmd->callback([opts, result] {
     if (opts->o.corpus.empty() && *SLICETUNE_SAMPLE_CORPUS) opts->o.corpus.push_back(SLICETUNE_SAMPLE_CORPUS);
     *result = exporter::InitModel(opts->out, opts->o);

@@ -24,18 +24,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Adds a tensor of float32 values stored as `t`; the values are made on demand.
+// Adds a tensor of float32 values stored as `t`; `fill` makes the values on
+// demand into a scratch buffer that every tensor of the file reuses (producers
+// run one at a time), so its pages stay mapped from one tensor to the next.
 // `importance` (one value per column, may be empty) steers the quantizer.
-void AddFloatTensor(gguf::Writer* w, const std::string& name, quant::Type t, std::vector<uint64_t> ne,
-                    std::function<StatusOr<std::vector<float>>()> values, std::vector<float> importance = {}) {
+using Fill = std::function<Status(std::vector<float>*)>;
+void AddFloatTensor(gguf::Writer* w, const std::string& name, quant::Type t, std::vector<uint64_t> ne, Fill fill,
+                    std::shared_ptr<std::vector<float>> scratch, std::vector<float> importance = {}) {
   const uint64_t rows = ne.size() > 1 ? ne[1] : 1, cols = ne[0];
   w->AddTensor(name, static_cast<uint32_t>(t), ne, quant::RowBytes(t, (int64_t)cols) * rows,
-               [t, rows, cols, values, importance](std::vector<uint8_t>* out) -> Status {
-                 ST_ASSIGN_OR_RETURN(std::vector<float> v, values());
-                 quant::QuantizeRows(t, v.data(), (int64_t)rows, (int64_t)cols, out, 0,
+               [t, rows, cols, fill, scratch, importance](std::vector<uint8_t>* out) -> Status {
+                 ST_RETURN_IF_ERROR(fill(scratch.get()));
+                 quant::QuantizeRows(t, scratch->data(), (int64_t)rows, (int64_t)cols, out, 0,
                                      importance.empty() ? nullptr : importance.data());
                  return Status::Ok();
                });
+}
+
+Fill Constant(std::vector<float> v) {
+  return [v](std::vector<float>* out) {
+    *out = v;
+    return Status::Ok();
+  };
 }
 
 void AddProvenance(gguf::Writer* w, const Provenance& p, const std::string& model_dir) {
@@ -120,13 +130,21 @@ Status AddTokenizer(gguf::Writer* w, const std::string& model_dir, const ModelSp
 
 }  // namespace
 
-std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n_heads, int64_t rows, int64_t cols) {
-  std::vector<float> out(w.size());
+void PermuteRowsForGgmlRopeInPlace(float* w, int64_t n_heads, int64_t rows, int64_t cols) {
   const int64_t hd = rows / n_heads, half = hd / 2;
-  for (int64_t h = 0; h < n_heads; ++h)
+  std::vector<float> head((size_t)(hd * cols));  // one head's rows at a time
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* base = w + h * hd * cols;
+    std::memcpy(head.data(), base, head.size() * sizeof(float));
     for (int64_t i = 0; i < half; ++i)
       for (int64_t j = 0; j < 2; ++j)
-        std::memcpy(&out[(h * hd + 2 * i + j) * cols], &w[(h * hd + j * half + i) * cols], cols * sizeof(float));
+        std::memcpy(base + (2 * i + j) * cols, &head[(j * half + i) * cols], cols * sizeof(float));
+  }
+}
+
+std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n_heads, int64_t rows, int64_t cols) {
+  std::vector<float> out = w;
+  PermuteRowsForGgmlRopeInPlace(out.data(), n_heads, rows, cols);
   return out;
 }
 
@@ -146,6 +164,7 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
     ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
   }
   gguf::Writer w;
+  auto scratch = std::make_shared<std::vector<float>>();
   AddArchitecture(&w, spec);
   w.AddString("general.type", "model");
   w.AddU32("general.file_type", ft.ftype);  // llama_ftype
@@ -156,8 +175,7 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   if (spec.rope_scaling.type == "llama3") {
     // llama.cpp divides each rotary frequency by rope_freqs[i] (convert_hf_to_gguf.py writes the same).
     std::vector<float> factors = RopeFreqFactors(spec);
-    AddFloatTensor(&w, "rope_freqs.weight", quant::Type::kF32, {(uint64_t)factors.size()},
-                   [factors]() -> StatusOr<std::vector<float>> { return factors; });
+    AddFloatTensor(&w, "rope_freqs.weight", quant::Type::kF32, {(uint64_t)factors.size()}, Constant(factors), scratch);
   }
   const std::vector<WeightName> weights = ListWeights(spec);
   quant::ModelFacts facts;
@@ -186,12 +204,12 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
                             ", which needs importance data (llama.cpp refuses too); HINT: pass --imatrix FILE "
                             "(`slicetune imatrix` computes one from the slice's data)");
     }
-    AddFloatTensor(&w, wn.gguf, type, ne, [base, adapter, wn, heads]() -> StatusOr<std::vector<float>> {
-      std::vector<float> v;
-      ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), wn, &v));
-      if (heads) v = PermuteRowsForGgmlRope(v, heads, wn.shape[0], wn.shape[1]);
-      return v;
-    }, std::move(importance));
+    Fill fill = [base, adapter, wn, heads](std::vector<float>* v) -> Status {
+      ST_RETURN_IF_ERROR(LoadMergedWeight(*base, adapter.get(), wn, v));
+      if (heads) PermuteRowsForGgmlRopeInPlace(v->data(), heads, wn.shape[0], wn.shape[1]);
+      return Status::Ok();
+    };
+    AddFloatTensor(&w, wn.gguf, type, ne, fill, scratch, std::move(importance));
   }
   if (!imatrix.entries.empty())
     LogInfo("export: importance matrix " + opt.imatrix + " used for " + std::to_string(with_importance) + " tensors");
@@ -207,6 +225,7 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
   auto adapter = std::make_shared<LoraAdapter>();
   ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
   gguf::Writer w;
+  auto scratch = std::make_shared<std::vector<float>>();
   w.AddString("general.architecture", spec.gguf_arch);
   w.AddString("general.type", "adapter");
   w.AddString("adapter.type", "lora");
@@ -221,11 +240,15 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
     if (!spec.permute_qk_for_gguf) heads = 0;
     const LoraPair* p = adapter->Find(wn.layer, wn.module);
     AddFloatTensor(&w, wn.gguf + ".lora_a", gt, {(uint64_t)in_dim, (uint64_t)r},
-                   [adapter, p]() -> StatusOr<std::vector<float>> { return p->a; });
+                   [adapter, p](std::vector<float>* v) {
+                     *v = p->a;
+                     return Status::Ok();
+                   }, scratch);
     AddFloatTensor(&w, wn.gguf + ".lora_b", gt, {(uint64_t)r, (uint64_t)out_dim},
-                   [adapter, p, heads, out_dim, r]() -> StatusOr<std::vector<float>> {
-                     return heads ? PermuteRowsForGgmlRope(p->b, heads, out_dim, r) : p->b;
-                   });
+                   [adapter, p, heads, out_dim, r](std::vector<float>* v) {
+                     *v = heads ? PermuteRowsForGgmlRope(p->b, heads, out_dim, r) : p->b;
+                     return Status::Ok();
+                   }, scratch);
   }
   return w.Write(out_path);
 }

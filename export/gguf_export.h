@@ -41,5 +41,6 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
 // Permutes q/k rows (out, in) for ggml's rotary layout: within each head, new row
 // 2i = old row i, new row 2i+1 = old row i + head_dim/2.
 std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n_heads, int64_t rows, int64_t cols);
+void PermuteRowsForGgmlRopeInPlace(float* w, int64_t n_heads, int64_t rows, int64_t cols);
 
 }  // namespace st::exporter

@@ -1,5 +1,7 @@
 #include "export/gguf_writer.h"
 
+#include <future>
+
 #include <cstring>
 
 #include "core/file_io.h"
@@ -93,15 +95,30 @@ Status Writer::Write(const std::string& path) const {
   ST_RETURN_IF_ERROR(f.Open(path));
   ST_RETURN_IF_ERROR(f.Write(head.data(), head.size()));
   ST_RETURN_IF_ERROR(f.WriteZeros(Pad(head.size()) - head.size()));
-  std::vector<uint8_t> buf;
-  for (const auto& t : tensors_) {
-    buf.clear();
-    ST_RETURN_IF_ERROR(t.produce(&buf).With("tensor " + t.name));
-    if (buf.size() != t.nbytes)
-      return RuntimeError("GGUF writer: tensor " + t.name + " produced " + std::to_string(buf.size()) + " bytes, expected " +
+  // Tensor i+1 is produced (quantized, on every core) while tensor i is being
+  // written; two buffers take turns, reused so their pages stay mapped.
+  std::vector<uint8_t> bufs[2];
+  auto produce = [this, &bufs](size_t i) -> Status {
+    const Tensor& t = tensors_[i];
+    std::vector<uint8_t>* buf = &bufs[i % 2];
+    ST_RETURN_IF_ERROR(t.produce(buf).With("tensor " + t.name));
+    if (buf->size() != t.nbytes)
+      return RuntimeError("GGUF writer: tensor " + t.name + " produced " + std::to_string(buf->size()) + " bytes, expected " +
                           std::to_string(t.nbytes));
-    ST_RETURN_IF_ERROR(f.Write(buf.data(), buf.size()));
-    ST_RETURN_IF_ERROR(f.WriteZeros(Pad(t.nbytes) - t.nbytes));
+    return Status::Ok();
+  };
+  std::future<Status> next;
+  if (!tensors_.empty()) next = std::async(std::launch::async, produce, 0);
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    ST_RETURN_IF_ERROR(next.get());
+    if (i + 1 < tensors_.size()) next = std::async(std::launch::async, produce, i + 1);
+    const Tensor& t = tensors_[i];
+    Status w = f.Write(bufs[i % 2].data(), t.nbytes);
+    if (w.ok()) w = f.WriteZeros(Pad(t.nbytes) - t.nbytes);
+    if (!w.ok()) {
+      if (next.valid()) next.wait();  // the producer writes into our buffers
+      return w;
+    }
   }
   return f.Commit();
 }

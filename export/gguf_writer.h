@@ -42,8 +42,11 @@ class Writer {
   void AddF32Array(const std::string& key, const std::vector<float>& v);
   void AddI32Array(const std::string& key, const std::vector<int32_t>& v);
 
-  // `ggml_type` is ggml.h's enum value; `produce` fills exactly `nbytes` bytes
-  // when the data section is written.
+  // `ggml_type` is ggml.h's enum value; `produce` resizes its buffer to exactly
+  // `nbytes` and fills it when the data section is written (the buffer is reused:
+  // it may hold an earlier tensor's bytes). Tensor i+1 is produced on another
+  // thread while tensor i is written, so producers must not share state with the
+  // caller's thread; they never run at the same time as each other.
   using Producer = std::function<Status(std::vector<uint8_t>* out)>;
   void AddTensor(const std::string& name, uint32_t ggml_type, const std::vector<uint64_t>& ne, uint64_t nbytes,
                  Producer produce);

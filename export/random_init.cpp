@@ -51,6 +51,8 @@ StatusOr<ModelSpec> Preset(const std::string& name) {
 
 Status InitModel(const std::string& out_dir, const InitModelOptions& o) {
   ST_ASSIGN_OR_RETURN(ModelSpec s, Preset(o.preset));
+  if (o.layers < 0 || o.layers > 1000) return InvalidInput("--layers " + std::to_string(o.layers) + ": expected 1..1000");
+  if (o.layers > 0) s.num_layers = o.layers;
   if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16")
     return InvalidInput("--dtype '" + o.dtype + "': expected f32, f16 or bf16");
   if (o.corpus.empty()) return InvalidInput("init-model needs a text corpus to train the tokenizer (--corpus FILE)");

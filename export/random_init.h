@@ -18,6 +18,7 @@ struct InitModelOptions {
   uint64_t seed = 17;
   double init_std = 0.05;
   std::string dtype = "f32";        // f32 | f16 | bf16: how weights are stored
+  int64_t layers = 0;               // > 0: overrides the preset's block count
 };
 
 // Writes the directory; on failure nothing is left at `out_dir` (built in a

@@ -10,6 +10,7 @@
 #include "core/half.h"
 #include "export/quant/blocks.h"
 #include "export/quant/search.h"
+#include "export/quant/search_lanes.h"
 
 namespace st::quant {
 namespace {
@@ -91,12 +92,19 @@ void AffineRequantize(const float* x, int n, float d, float dm, int nmax, uint8_
 
 void Q2K(const float* x, const float* qw, BlockQ2_K* y) {
   uint8_t L[kSuper], scratch[16];
-  float w[16], mins[16], scales[16];
+  float mins[16], scales[16];
   if (!qw) {
     float max_scale = 0, max_min = 0;
+    float wall[kSuper];
+    for (int l = 0; l < kSuper; ++l) wall[l] = std::fabs(x[l]);
+    if (LanesAvailable()) {
+      for (int h = 0; h < 2; ++h)
+        AffineLevels8(16, 3, x + 128 * h, wall + 128 * h, L + 128 * h, scales + 8 * h, mins + 8 * h, -0.5f, 0.1f, 15, true, false);
+    } else {
+      for (int j = 0; j < 16; ++j)
+        scales[j] = AffineLevels(16, 3, x + 16 * j, wall + 16 * j, L + 16 * j, &mins[j], scratch, -0.5f, 0.1f, 15, true, false);
+    }
     for (int j = 0; j < 16; ++j) {
-      for (int l = 0; l < 16; ++l) w[l] = std::fabs(x[16 * j + l]);
-      scales[j] = AffineLevels(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], scratch, -0.5f, 0.1f, 15, true, false);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -119,10 +127,17 @@ void Q2K(const float* x, const float* qw, BlockQ2_K* y) {
     float sw[16];
     uint8_t Ls[16], Lm[16];
     const float sigma2 = SumSquares(x, kSuper) / kSuper;
+    float wall[kSuper];
     for (int j = 0; j < 16; ++j) {
-      ImportanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2, w);
-      sw[j] = Sum(w, 16);
-      scales[j] = AffineLevels(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], scratch, -0.9f, 0.05f, 36, false, true);
+      ImportanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2, wall + 16 * j);
+      sw[j] = Sum(wall + 16 * j, 16);
+    }
+    if (LanesAvailable()) {
+      for (int h = 0; h < 2; ++h)
+        AffineLevels8(16, 3, x + 128 * h, wall + 128 * h, L + 128 * h, scales + 8 * h, mins + 8 * h, -0.9f, 0.05f, 36, false, true);
+    } else {
+      for (int j = 0; j < 16; ++j)
+        scales[j] = AffineLevels(16, 3, x + 16 * j, wall + 16 * j, L + 16 * j, &mins[j], scratch, -0.9f, 0.05f, 36, false, true);
     }
     const float dm = PositiveLevels(16, 15, scales, Ls, sw);
     const float mm = PositiveLevels(16, 15, mins, Lm, sw);
@@ -161,13 +176,18 @@ void Q3K(const float* x, const float* qw, BlockQ3_K* y) {
       y->d = F32ToF16(0.f);
     }
   } else {
-    float w[16], sw[16];
+    float sw[16];
     int8_t Ls[16];
     const float sigma2 = 2 * SumSquares(x, kSuper) / kSuper;
+    float wall[kSuper];
     for (int j = 0; j < 16; ++j) {
-      ImportanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2, w);
-      sw[j] = Sum(w, 16);
-      scales[j] = SymmetricLevels(16, 4, x + 16 * j, L + 16 * j, 1, w);
+      ImportanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2, wall + 16 * j);
+      sw[j] = Sum(wall + 16 * j, 16);
+    }
+    if (LanesAvailable()) {
+      for (int h = 0; h < 2; ++h) SymmetricLevels8(16, 4, x + 128 * h, wall + 128 * h, L + 128 * h, scales + 8 * h);
+    } else {
+      for (int j = 0; j < 16; ++j) scales[j] = SymmetricLevels(16, 4, x + 16 * j, L + 16 * j, 1, wall + 16 * j);
     }
     const float d = SymmetricLevels(16, 32, scales, Ls, 1, sw);
     for (int j = 0; j < 16; ++j) PackScale3K(j, Ls[j], y->scales);
@@ -196,14 +216,22 @@ void Q3K(const float* x, const float* qw, BlockQ3_K* y) {
 template <typename Block, int kMax>
 void ScaleMinK(const float* x, const float* qw, Block* y, uint8_t* L) {
   uint8_t scratch[32];
-  float w[32], mins[8], scales[8];
+  float w[kSuper], mins[8], scales[8];
+  // The 8 sub-block searches, side by side when the CPU allows (same results).
+  auto search = [&](float rmin, float rdelta, int nstep, bool strict) {
+    if (LanesAvailable()) return AffineLevels8(32, kMax, x, w, L, scales, mins, rmin, rdelta, nstep, false, strict);
+    for (int j = 0; j < 8; ++j)
+      scales[j] = AffineLevels(32, kMax, x + 32 * j, w + 32 * j, L + 32 * j, &mins[j], scratch, rmin, rdelta, nstep, false, strict);
+  };
   if (!qw) {
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 8; ++j) {
       const float av_x = std::sqrt(SumSquares(x + 32 * j, 32) / 32);
-      for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] = kMax == 15 ? AffineLevels(32, 15, x + 32 * j, w, L + 32 * j, &mins[j], scratch, -1.f, 0.1f, 20, false, false)
-                             : AffineLevels(32, 31, x + 32 * j, w, L + 32 * j, &mins[j], scratch, -0.5f, 0.1f, 15, false, false);
+      for (int l = 0; l < 32; ++l) w[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
+    }
+    if (kMax == 15) search(-1.f, 0.1f, 20, false);
+    else search(-0.5f, 0.1f, 15, false);
+    for (int j = 0; j < 8; ++j) {
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -221,10 +249,10 @@ void ScaleMinK(const float* x, const float* qw, Block* y, uint8_t* L) {
     uint8_t Ls[8], Lm[8];
     const float sigma2 = 2 * SumSquares(x, kSuper) / kSuper;
     for (int j = 0; j < 8; ++j) {
-      ImportanceWeights(qw + 32 * j, x + 32 * j, 32, sigma2, w);
-      sw[j] = Sum(w, 32);
-      scales[j] = AffineLevels(32, kMax, x + 32 * j, w, L + 32 * j, &mins[j], scratch, -0.9f, 0.05f, 36, false, true);
+      ImportanceWeights(qw + 32 * j, x + 32 * j, 32, sigma2, w + 32 * j);
+      sw[j] = Sum(w + 32 * j, 32);
     }
+    search(-0.9f, 0.05f, 36, true);
     const float d = PositiveLevels(8, 63, scales, Ls, sw);
     const float m = PositiveLevels(8, 63, mins, Lm, sw);
     for (int j = 0; j < 8; ++j) PackScaleMin6(j, Ls[j], Lm[j], y->scales);
@@ -271,8 +299,12 @@ void Q6K(const float* x, const float* qw, BlockQ6_K* y) {
   int8_t L[kSuper];
   float scales[16];
   float max_scale = 0, max_abs = 0;
+  if (LanesAvailable()) {
+    for (int h = 0; h < 2; ++h) SymmetricLevels8(16, 32, x + 128 * h, qw ? qw + 128 * h : nullptr, L + 128 * h, scales + 8 * h);
+  } else {
+    for (int j = 0; j < 16; ++j) scales[j] = SymmetricLevels(16, 32, x + 16 * j, L + 16 * j, 1, qw ? qw + 16 * j : nullptr);
+  }
   for (int j = 0; j < 16; ++j) {
-    scales[j] = SymmetricLevels(16, 32, x + 16 * j, L + 16 * j, 1, qw ? qw + 16 * j : nullptr);
     if (std::fabs(scales[j]) > max_abs) {
       max_abs = std::fabs(scales[j]);
       max_scale = scales[j];

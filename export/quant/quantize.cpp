@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <immintrin.h>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -53,13 +55,52 @@ void MinMax(const float* x, float* mn, float* mx) {
   }
 }
 
+// C's roundf (halves away from zero), inline: truncation is exact and so is
+// v - trunc(v) for |v| < 2^31, which covers every scaled value here.
+inline int RoundHalfAway(float v) {
+  const int t = (int)v;
+  const float frac = v - (float)t;
+  return frac >= 0.5f ? t + 1 : frac <= -0.5f ? t - 1 : t;
+}
+
+// Q8_0 with AVX2: the block maximum is order-free and every other step is
+// per element, so the bytes are the scalar ones.
+__attribute__((target("avx2"))) void Q8_0Avx2(const float* x, BlockQ8_0* b) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4], m = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m);
+  float amax = 0.0f;
+  for (float f : lanes) amax = std::max(amax, f);
+  const float d = amax / ((1 << 7) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToF16(d);
+  const __m256 vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f);
+  for (int k = 0; k < 4; ++k) {
+    const __m256 y = _mm256_mul_ps(v[k], vid);
+    const __m256i t = _mm256_cvttps_epi32(y);                   // truncation, exact here
+    const __m256 frac = _mm256_sub_ps(y, _mm256_cvtepi32_ps(t));  // exact
+    const __m256i up = _mm256_castps_si256(_mm256_cmp_ps(frac, half, _CMP_GE_OQ));
+    const __m256i down = _mm256_castps_si256(_mm256_cmp_ps(frac, _mm256_sub_ps(_mm256_setzero_ps(), half), _CMP_LE_OQ));
+    // up / down masks are -1 where true: t - up + down rounds halves away from zero.
+    const __m256i q = _mm256_add_epi32(_mm256_sub_epi32(t, up), down);
+    int32_t out[8];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), q);
+    for (int j = 0; j < 8; ++j) b->qs[8 * k + j] = (int8_t)out[j];
+  }
+}
+
 void Q8_0(const float* x, BlockQ8_0* b) {
   float amax = 0.0f;
   for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / ((1 << 7) - 1);
   const float id = d ? 1.0f / d : 0.0f;
   b->d = F32ToF16(d);
-  for (int j = 0; j < kBlock; ++j) b->qs[j] = (int8_t)std::roundf(x[j] * id);
+  for (int j = 0; j < kBlock; ++j) b->qs[j] = (int8_t)RoundHalfAway(x[j] * id);
 }
 
 void Q4_0(const float* x, BlockQ4_0* b) {
@@ -118,6 +159,33 @@ void Q5_1(const float* x, BlockQ5_1* b) {
     qh |= ((uint32_t)(hi & 0x10) >> 4) << (j + kBlock / 2);
   }
   std::memcpy(b->qh, &qh, 4);
+}
+
+bool Avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && !std::getenv("SLICETUNE_NO_SIMD");
+  return ok;
+}
+
+// f32 -> f16, rounding to nearest even. The F16C instruction rounds exactly as
+// our software conversion (and ggml's) does, NaN payloads included; it is used
+// when the CPU has it.
+__attribute__((target("avx,f16c"))) void ToF16Hardware(const float* x, int64_t n, uint8_t* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) {
+    const uint16_t h = F32ToF16(x[i]);
+    std::memcpy(out + 2 * i, &h, 2);
+  }
+}
+
+void ToF16(const float* x, int64_t n, uint8_t* out) {
+  static const bool hw = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") && !std::getenv("SLICETUNE_NO_SIMD");
+  if (hw) return ToF16Hardware(x, n, out);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = F32ToF16(x[i]);
+    std::memcpy(out + 2 * i, &h, 2);
+  }
 }
 
 template <typename Block, void (*F)(const float*, Block*)>
@@ -186,10 +254,7 @@ void QuantizeRange(Type t, const float* x, int64_t n, const float* qw, uint8_t* 
       std::memcpy(out, x, n * 4);
       break;
     case Type::kF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h = F32ToF16(x[i]);
-        std::memcpy(out + 2 * i, &h, 2);
-      }
+      ToF16(x, n, out);
       break;
     case Type::kBF16:
       for (int64_t i = 0; i < n; ++i) {
@@ -197,7 +262,10 @@ void QuantizeRange(Type t, const float* x, int64_t n, const float* qw, uint8_t* 
         std::memcpy(out + 2 * i, &h, 2);
       }
       break;
-    case Type::kQ8_0: Blocks<BlockQ8_0, Q8_0>(x, n, out); break;
+    case Type::kQ8_0:
+      if (Avx2()) Blocks<BlockQ8_0, Q8_0Avx2>(x, n, out);
+      else Blocks<BlockQ8_0, Q8_0>(x, n, out);
+      break;
     case Type::kQ4_0: Blocks<BlockQ4_0, Q4_0>(x, n, out); break;
     case Type::kQ4_1: Blocks<BlockQ4_1, Q4_1>(x, n, out); break;
     case Type::kQ5_0: Blocks<BlockQ5_0, Q5_0>(x, n, out); break;

@@ -30,13 +30,6 @@ int Clamp(int v, int lo, int hi) { return std::max(lo, std::min(hi, v)); }
 
 }  // namespace
 
-int RoundNearest(float v) {
-  float shifted = v + 12582912.0f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-  int32_t bits;
-  std::memcpy(&bits, &shifted, sizeof bits);
-  return (bits & 0x007fffff) - 0x00400000;
-}
-
 float SymmetricLevels(int n, int nmax, const float* x, int8_t* L, int kind, const float* w) {
   float peak, mag;
   SignedPeak(n, x, &peak, &mag);
@@ -50,7 +43,12 @@ float SymmetricLevels(int n, int nmax, const float* x, int8_t* L, int kind, cons
     return 1 / inv;
   }
   const bool early = kind < 0;
-  auto weight = [&](int i) { return w ? w[i] : x[i] * x[i]; };
+  float own[256] = {};  // x^2 weights when none are given (n <= 256)
+  if (!w) {
+    for (int i = 0; i < n; ++i) own[i] = x[i] * x[i];
+    w = own;
+  }
+  auto weight = [&](int i) { return w[i]; };
   float sum_xl = 0, sum_ll = 0;
   for (int i = 0; i < n; ++i) {
     const int l = Clamp(RoundNearest(inv * x[i]), -nmax, nmax - 1);
@@ -128,7 +126,12 @@ float SymmetricLevelsDescent(int n, int nmax, const float* x, int8_t* L, bool re
 
 float AffineLevels(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out, uint8_t* scratch,
                    float rmin, float rdelta, int nstep, bool abs_error, bool strict) {
-  auto weight = [&](int i) { return w ? w[i] : x[i] * x[i]; };
+  float own[256] = {};  // x^2 weights when none are given (n <= 256)
+  if (!w) {
+    for (int i = 0; i < n; ++i) own[i] = x[i] * x[i];
+    w = own;
+  }
+  auto weight = [&](int i) { return w[i]; };
   float lo = x[0], hi = x[0];
   float sum_w = weight(0);
   float sum_x = sum_w * x[0];

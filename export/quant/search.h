@@ -7,12 +7,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace st::quant {
 
 // Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int: adds
 // 1.5 * 2^23 and reads the mantissa).
-int RoundNearest(float v);
+inline int RoundNearest(float v) {
+  float shifted = v + 12582912.0f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
 
 // Symmetric levels L[i] in [0, 2*nmax) for x ~= scale * (L[i] - nmax); returns
 // the scale. `kind` 0: first guess only; 1: weighted least-squares refinement

@@ -148,6 +148,21 @@ def test_mixtures_equal_llama_cpp(models, tmp_path, model, ftype):
         assert len(kinds - {"F32"}) >= 3, kinds  # a real mixture, not one type
 
 
+@pytest.mark.parametrize("ftype", ["Q2_K", "Q3_K_S", "Q4_K_S", "Q5_K_S", "Q6_K", "Q8_0", "F16"])
+def test_scalar_path_equals_simd_path(models, tmp_path, ftype):
+    """SLICETUNE_NO_SIMD=1: the scalar searches and conversions write the same
+    bytes as the lane-parallel (AVX2 / F16C) ones, with and without importance."""
+    d, f32 = models["gqa4"]
+    write_imatrix_gguf(str(tmp_path / "im.gguf"), random_imatrix(f32, 13))
+    for extra in ([], ["--imatrix", str(tmp_path / "im.gguf")]):
+        simd = ours(d, str(tmp_path / "simd.gguf"), ftype, "--pure", *extra)
+        env = dict(os.environ, SLICETUNE_NO_SIMD="1")
+        r = run([SLICETUNE, "export", "--model", d, "--type", ftype, "--pure", "-o", str(tmp_path / "scalar.gguf"), *extra],
+                env=env)
+        assert r.returncode == 0, r.stderr
+        assert open(simd, "rb").read() == open(tmp_path / "scalar.gguf", "rb").read()
+
+
 def random_imatrix(f32, seed):
     """Entries for every block matrix, as llama-imatrix writes them: sums of
     squared activations and token counts."""
