@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/base_fingerprint.h"
 #include "core/log.h"
 #include "core/lora_adapter.h"
 #include "core/model_spec.h"
@@ -160,6 +161,7 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
   ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
   std::shared_ptr<LoraAdapter> adapter;
   if (!adapter_dir.empty()) {
+    ST_RETURN_IF_ERROR(CheckAdapterBase(adapter_dir, model_dir));
     adapter = std::make_shared<LoraAdapter>();
     ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
   }
@@ -222,6 +224,7 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
   if (gt != quant::Type::kF32 && gt != quant::Type::kF16)
     return InvalidInput("adapter GGUF type '" + type + "' is not supported; supported: f32, f16");
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
+  ST_RETURN_IF_ERROR(CheckAdapterBase(adapter_dir, model_dir));
   auto adapter = std::make_shared<LoraAdapter>();
   ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
   gguf::Writer w;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/base_fingerprint.h"
 #include "core/file_io.h"
 #include "core/half.h"
 #include "kernels/axpy.h"
@@ -57,6 +58,7 @@ Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapt
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
   auto base = std::make_shared<TensorStore>();
   ST_ASSIGN_OR_RETURN(*base, TensorStore::OpenDir(model_dir));
+  ST_RETURN_IF_ERROR(CheckAdapterBase(adapter_dir, model_dir));
   auto adapter = std::make_shared<LoraAdapter>();
   ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
   if (PathExists(out_dir) && !fs::is_empty(out_dir))

@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "core/base_fingerprint.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/lora_adapter.h"
@@ -37,6 +38,7 @@ StatusOr<ImatrixSummary> CollectImatrix(const ImatrixJob& job) {
   if (at::max(rows.ids).item<int64_t>() >= model.spec().vocab_size)
     return InvalidInput(manifest + ": shards hold token ids beyond the model's vocab_size");
   if (!job.adapter_dir.empty()) {
+    ST_RETURN_IF_ERROR(CheckAdapterBase(job.adapter_dir, job.model_dir));
     ST_ASSIGN_OR_RETURN(LoraAdapter ad, LoadLoraAdapter(job.adapter_dir, model.spec()));
     ST_RETURN_IF_ERROR(model.LoadAdapter(ad));
   }

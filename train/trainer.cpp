@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "core/base_fingerprint.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -121,6 +122,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   LoraAdapter ad = model.ExportAdapter(r.lora.targets, r.lora.rank, r.lora.alpha, r.lora.dropout);
   ad.config.base_model = r.base_model;
   ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));
+  ST_RETURN_IF_ERROR(RecordAdapterBase(AdapterDir(r), r.base_model));  // export checks it
   json summary = {{"recipe", r.name}, {"recipe_sha256", r.hash}, {"steps", res.steps}, {"first_loss", res.first_loss},
                   {"final_loss", res.final_loss}, {"val_loss", res.val_loss}, {"target_tokens", res.target_tokens},
                   {"seconds", res.seconds}, {"tokens_per_second", res.seconds > 0 ? res.target_tokens / res.seconds : 0.0},

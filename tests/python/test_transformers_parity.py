@@ -62,8 +62,13 @@ def test_sharded_bf16_merge_loads_in_transformers(fixture_dir, tmp_path):
     peft = pytest.importorskip("peft")
     import json
     from conftest import SLICETUNE, run
+    import shutil
     base = os.path.join(fixture_dir, "tiny-base-bf16")
-    adapter = os.path.join(fixture_dir, "smoke", "adapter")
+    # The smoke adapter on another base, on purpose (only the bf16 sharding matters
+    # here): without its base record, as an adapter trained elsewhere would come.
+    adapter = str(tmp_path / "adapter")
+    shutil.copytree(os.path.join(fixture_dir, "smoke", "adapter"), adapter)
+    os.remove(os.path.join(adapter, "slicetune_base.json"))
     out = tmp_path / "merged"
     r = run([SLICETUNE, "export", "--model", base, "--adapter", adapter, "--type", "hf", "--max-shard-mb", "1", "-o", str(out)])
     assert r.returncode == 0, r.stderr
