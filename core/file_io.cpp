@@ -1,5 +1,7 @@
 #include "core/file_io.h"
 
+#include <signal.h>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -54,8 +56,34 @@ AtomicFile::~AtomicFile() {
   }
 }
 
+namespace {
+
+// Temporaries "<path>.tmp-<pid>" left by a process that was killed (SIGKILL,
+// power loss) are removed when the next writer of <path> starts; a live
+// process's temporary is left alone.
+void RemoveStaleTemporaries(const std::string& path) {
+  const fs::path p(path);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = p.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = (pid_t)std::stol(pid_text);
+    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) {
+      std::error_code rm;
+      fs::remove_all(it->path(), rm);
+    }
+  }
+}
+
+}  // namespace
+
 Status AtomicFile::Open(const std::string& path) {
   path_ = path;
+  RemoveStaleTemporaries(path);
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) ST_RETURN_IF_ERROR(MakeDirs(parent.string()));
   tmp_ = path + ".tmp-" + std::to_string(::getpid());
@@ -105,6 +133,7 @@ AtomicDir::~AtomicDir() {
 
 Status AtomicDir::Open(const std::string& path) {
   path_ = path;
+  RemoveStaleTemporaries(path);
   tmp_ = path + ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
   fs::remove_all(tmp_, ec);

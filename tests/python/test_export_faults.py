@@ -1,0 +1,123 @@
+"""Exports never leave a partial file: killed mid-write (SIGKILL), out of space
+(a file-size limit) or refused, the output path holds the previous good file or
+nothing, and the next run cleans up a killed run's temporary. Every GGUF says
+where it came from (general.*)."""
+import hashlib
+import os
+import resource
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import SLICETUNE, run
+
+gguf = pytest.importorskip("gguf")
+
+
+@pytest.fixture(scope="module")
+def big_model(fixture_dir, tmp_path_factory):
+    """Large enough that a scalar Q4_K_M export takes a while (about 27M parameters)."""
+    import json
+    import shutil
+    import numpy as np
+    from safetensors.numpy import save_file
+    d = tmp_path_factory.mktemp("big") / "m"
+    d.mkdir()
+    base = os.path.join(fixture_dir, "tiny-base")
+    for f in ("tokenizer.model", "tokenizer_config.json"):
+        shutil.copy(os.path.join(base, f), d)
+    cfg = json.load(open(os.path.join(base, "config.json")))
+    H, inter, L = 512, 1536, 8
+    cfg.update(hidden_size=H, intermediate_size=inter, num_hidden_layers=L, num_attention_heads=8,
+               num_key_value_heads=8, head_dim=64)
+    json.dump(cfg, open(d / "config.json", "w"))
+    rng = np.random.default_rng(0)
+    m = lambda o, i: (rng.standard_normal((o, i), dtype=np.float32) * 0.02)
+    t = {"model.embed_tokens.weight": m(cfg["vocab_size"], H), "lm_head.weight": m(cfg["vocab_size"], H),
+         "model.norm.weight": np.ones(H, np.float32)}
+    for i in range(L):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = np.ones(H, np.float32)
+        t[p + "post_attention_layernorm.weight"] = np.ones(H, np.float32)
+        for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            t[p + "self_attn." + n + ".weight"] = m(H, H)
+        t[p + "mlp.gate_proj.weight"] = m(inter, H)
+        t[p + "mlp.up_proj.weight"] = m(inter, H)
+        t[p + "mlp.down_proj.weight"] = m(H, inter)
+    save_file(t, str(d / "model.safetensors"), metadata={"format": "pt"})
+    return str(d)
+
+
+def test_sigkill_mid_export_leaves_no_partial_file(big_model, tmp_path):
+    out = tmp_path / "m.gguf"
+    env = dict(os.environ, SLICETUNE_NO_SIMD="1")  # slow enough to be caught mid-write
+    p = subprocess.Popen([SLICETUNE, "export", "--model", big_model, "--type", "Q4_K_M", "-o", str(out)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = tmp_path / f"m.gguf.tmp-{p.pid}"
+    deadline = time.time() + 30
+    while time.time() < deadline and not (tmp.exists() and tmp.stat().st_size > 1 << 16):
+        time.sleep(0.01)
+    assert p.poll() is None, "export finished before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not out.exists() and tmp.exists()  # the final name never holds a partial file
+    r = run([SLICETUNE, "export", "--model", big_model, "--type", "Q8_0", "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and not tmp.exists()  # the dead run's temporary is gone
+    gguf.GGUFReader(str(out))
+
+
+def limit_file_size(nbytes):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+    return apply
+
+
+@pytest.mark.parametrize("typ", ["Q4_K_M", "hf", "bundle"])
+def test_full_disk_keeps_the_previous_output(fixture_dir, tmp_path, typ):
+    base = os.path.join(fixture_dir, "tiny-base")
+    adapter = os.path.join(fixture_dir, "smoke", "adapter")
+    out = tmp_path / ("out" if typ != "Q4_K_M" else "out.gguf")
+    args = {"Q4_K_M": ["--type", "Q4_K_M", "--adapter", adapter],
+            "hf": ["--type", "hf", "--adapter", adapter],
+            "bundle": ["--type", "Q8_0", "--adapter", f"a={adapter}", "--adapter", f"b={adapter}"]}[typ]
+    cmd = [SLICETUNE, "export", "--model", base, *args, "-o", str(out)]
+    assert run(cmd).returncode == 0
+    before = {p: p.read_bytes() for p in ([out] if out.is_file() else sorted(out.rglob("*"))) if p.is_file()}
+    if typ == "hf":  # a merged folder is never written over an existing one: fill a new one
+        cmd[-1] = str(tmp_path / "new")
+    r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit_file_size(64 << 10))
+    assert r.returncode == 1, r.stderr
+    assert "write failed" in r.stderr and "disk full" in r.stderr, r.stderr
+    after = {p: p.read_bytes() for p in ([out] if out.is_file() else sorted(out.rglob("*"))) if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name] and not (tmp_path / "new").exists()
+
+
+def test_unwritable_output_folder(fixture_dir, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("running as root: file permissions do not stop root, so an unwritable folder cannot be made")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    r = run([SLICETUNE, "export", "--model", os.path.join(fixture_dir, "tiny-base"), "--type", "Q8_0",
+             "-o", str(ro / "x.gguf")])
+    ro.chmod(0o755)
+    assert r.returncode != 0 and str(ro) in r.stderr
+    assert not list(ro.iterdir())
+
+
+def test_provenance_of_a_recipe_export(fixture_dir):
+    exp = os.path.join(fixture_dir, "smoke", "export")
+    r = gguf.GGUFReader(os.path.join(exp, "smoke-tiny-f16.gguf"))
+    f = lambda k: r.fields[k].contents()
+    sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+    assert f("general.name") == "smoke-tiny" and f("general.slicetune.slice") == "smoke-tiny"
+    assert f("general.base_model.count") == 1 and f("general.base_model.0.name") == "tiny-base"
+    assert f("general.slicetune.recipe_sha256") == sha(os.path.join(exp, "recipe.resolved.yaml"))
+    assert f("general.slicetune.data_manifest_sha256") == sha(os.path.join(fixture_dir, "smoke", "shards", "manifest.json"))
+    assert f("general.file_type") == 1  # LLAMA_FTYPE_MOSTLY_F16
+    text = open(os.path.join(exp, "smoke-tiny-f16.Modelfile")).read()
+    assert "FROM ./smoke-tiny-f16.gguf" in text
