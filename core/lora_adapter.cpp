@@ -25,8 +25,6 @@ StatusOr<LoraAdapter> LoadLoraAdapter(const std::string& dir, const ModelSpec& s
   ST_ASSIGN_OR_RETURN(json j, ReadJsonFile(cfg_path));
   if (j.value("peft_type", "") != "LORA")
     return InvalidInput(cfg_path + ": expected peft_type \"LORA\", found " + (j.contains("peft_type") ? j["peft_type"].dump() : "nothing"));
-  if (j.value("use_dora", false) || j.value("use_rslora", false))
-    return InvalidInput(cfg_path + ": use_dora / use_rslora adapters are not supported yet");
   if (j.value("fan_in_fan_out", false)) return InvalidInput(cfg_path + ": fan_in_fan_out adapters are not supported");
   LoraAdapter ad;
   if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
@@ -36,6 +34,8 @@ StatusOr<LoraAdapter> LoadLoraAdapter(const std::string& dir, const ModelSpec& s
   ad.config.alpha = j["lora_alpha"].get<double>();
   ad.config.dropout = j.value("lora_dropout", 0.0);
   ad.config.base_model = j.value("base_model_name_or_path", "");
+  ad.config.rslora = j.value("use_rslora", false);
+  ad.config.dora = j.value("use_dora", false);
   if (j.contains("target_modules") && j["target_modules"].is_array())
     for (const auto& t : j["target_modules"]) ad.config.targets.push_back(t.get<std::string>());
   for (const char* per_module : {"rank_pattern", "alpha_pattern"})
@@ -47,7 +47,8 @@ StatusOr<LoraAdapter> LoadLoraAdapter(const std::string& dir, const ModelSpec& s
     bool known = false;
     for (int l = 0; l < spec.num_layers && !known; ++l)
       for (const auto& m : LinearModules())
-        if (name == PeftTensorPrefix(l, m) + ".lora_A.weight" || name == PeftTensorPrefix(l, m) + ".lora_B.weight") {
+        if (name == PeftTensorPrefix(l, m) + ".lora_A.weight" || name == PeftTensorPrefix(l, m) + ".lora_B.weight" ||
+            (ad.config.dora && name == PeftTensorPrefix(l, m) + ".lora_magnitude_vector")) {
           known = true;
           break;
         }
@@ -62,6 +63,8 @@ StatusOr<LoraAdapter> LoadLoraAdapter(const std::string& dir, const ModelSpec& s
       LoraPair pair;
       ST_RETURN_IF_ERROR(store.LoadF32(p + ".lora_A.weight", {r, shape[1]}, &pair.a).With(dir));
       ST_RETURN_IF_ERROR(store.LoadF32(p + ".lora_B.weight", {shape[0], r}, &pair.b).With(dir));
+      if (ad.config.dora)
+        ST_RETURN_IF_ERROR(store.LoadF32(p + ".lora_magnitude_vector", {shape[0]}, &pair.magnitude).With(dir));
       ad.weights[{l, m}] = std::move(pair);
     }
   }
@@ -76,11 +79,12 @@ Status SaveLoraAdapter(const std::string& dir, const LoraAdapter& ad, const Mode
     const std::string p = PeftTensorPrefix(key.first, key.second);
     ts.push_back(MakeF32Tensor(p + ".lora_A.weight", {ad.config.rank, shape[1]}, pair.a));
     ts.push_back(MakeF32Tensor(p + ".lora_B.weight", {shape[0], ad.config.rank}, pair.b));
+    if (ad.config.dora) ts.push_back(MakeF32Tensor(p + ".lora_magnitude_vector", {shape[0]}, pair.magnitude));
   }
   json cfg = {{"peft_type", "LORA"}, {"task_type", "CAUSAL_LM"}, {"r", ad.config.rank},
               {"lora_alpha", ad.config.alpha}, {"lora_dropout", ad.config.dropout},
               {"target_modules", ad.config.targets}, {"bias", "none"}, {"fan_in_fan_out", false},
-              {"inference_mode", true}, {"init_lora_weights", true}, {"use_rslora", false}, {"use_dora", false},
+              {"inference_mode", true}, {"init_lora_weights", true}, {"use_rslora", ad.config.rslora}, {"use_dora", ad.config.dora},
               {"modules_to_save", nullptr}, {"base_model_name_or_path", ad.config.base_model},
               {"revision", nullptr}, {"layers_to_transform", nullptr}, {"layers_pattern", nullptr},
               {"rank_pattern", json::object()}, {"alpha_pattern", json::object()}};

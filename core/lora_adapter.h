@@ -4,9 +4,14 @@
 //                               "lora_dropout", "bias": "none", "task_type": "CAUSAL_LM", ...}
 //   adapter_model.safetensors  base_model.model.model.layers.{L}.{self_attn|mlp}.{module}.lora_A.weight (r, in)
 //                              base_model.model.model.layers.{L}.{self_attn|mlp}.{module}.lora_B.weight (out, r)
-// The effective weight is W + (alpha / r) * B @ A.
+//                              ...{module}.lora_magnitude_vector (out,)   DoRA only
+// The effective weight is W + s * B @ A with s = alpha / r, or alpha / sqrt(r)
+// with use_rslora. DoRA (use_dora) rescales each output row of that sum to the
+// trained magnitude: W' = m * (W + s B A) / ||W + s B A||_row (PEFT's
+// tuners/lora/dora.py; the norm is treated as a constant in training).
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <utility>
@@ -23,12 +28,15 @@ struct LoraConfig {
   double dropout = 0.0;
   std::vector<std::string> targets;
   std::string base_model;  // base_model_name_or_path
-  double scale() const { return alpha / static_cast<double>(rank); }
+  bool rslora = false;     // use_rslora: scale alpha / sqrt(r)
+  bool dora = false;       // use_dora: per-row magnitudes
+  double scale() const { return rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank); }
 };
 
 struct LoraPair {
   std::vector<float> a;  // (r, in)
   std::vector<float> b;  // (out, r)
+  std::vector<float> magnitude;  // (out,) DoRA only
 };
 
 struct LoraAdapter {

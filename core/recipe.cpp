@@ -299,7 +299,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   if (YAML::Node l = root["lora"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(l, "lora", {"variant", "rank", "alpha", "dropout", "targets"}));
     ST_RETURN_IF_ERROR(rd.Get(l, "lora", "variant", &r.lora.variant, "lora"));
-    ST_RETURN_IF_ERROR(rd.OneOf(l, "lora.variant", r.lora.variant, {"lora"}));
+    ST_RETURN_IF_ERROR(rd.OneOf(l, "lora.variant", r.lora.variant, {"lora", "rslora", "dora"}));
     ST_RETURN_IF_ERROR(rd.Get(l, "lora", "rank", &r.lora.rank, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(l, "lora.rank", r.lora.rank, 1, 4096));
     ST_RETURN_IF_ERROR(rd.Get(l, "lora", "alpha", &r.lora.alpha, "a number"));

@@ -227,6 +227,10 @@ Status ExportAdapterGguf(const std::string& model_dir, const std::string& adapte
   ST_RETURN_IF_ERROR(CheckAdapterBase(adapter_dir, model_dir));
   auto adapter = std::make_shared<LoraAdapter>();
   ST_ASSIGN_OR_RETURN(*adapter, LoadLoraAdapter(adapter_dir, spec));
+  if (adapter->config.dora)
+    return InvalidInput(adapter_dir + " is a DoRA adapter: llama.cpp and Ollama apply plain LoRA (W + s B A) and cannot "
+                        "serve it as a GGUF LoRA. HINT: export the merged model (--type Q4_K_M etc. with --adapter), "
+                        "or serve the PEFT adapter with vLLM / transformers");
   gguf::Writer w;
   auto scratch = std::make_shared<std::vector<float>>();
   w.AddString("general.architecture", spec.gguf_arch);

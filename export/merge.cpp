@@ -1,5 +1,6 @@
 #include "export/merge.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -26,6 +27,16 @@ void AddLoraDelta(const LoraPair& lora, int64_t out_dim, int64_t in_dim, int64_t
   }
 }
 
+void ApplyDoraMagnitude(const std::vector<float>& magnitude, int64_t out_dim, int64_t in_dim, float* w) {
+  for (int64_t o = 0; o < out_dim; ++o) {
+    float* row = w + o * in_dim;
+    double sq = 0;
+    for (int64_t i = 0; i < in_dim; ++i) sq += (double)row[i] * row[i];
+    const float factor = (float)(magnitude[o] / std::sqrt(sq));
+    for (int64_t i = 0; i < in_dim; ++i) row[i] *= factor;
+  }
+}
+
 Status LoadMergedWeight(const TensorStore& base, const LoraAdapter* adapter, const WeightName& w,
                         std::vector<float>* out) {
   ST_RETURN_IF_ERROR(base.LoadF32(w.hf, w.shape, out));
@@ -33,6 +44,7 @@ Status LoadMergedWeight(const TensorStore& base, const LoraAdapter* adapter, con
   const LoraPair* p = adapter->Find(w.layer, w.module);
   if (!p) return Status::Ok();
   AddLoraDelta(*p, w.shape[0], w.shape[1], adapter->config.rank, static_cast<float>(adapter->config.scale()), out->data());
+  if (adapter->config.dora) ApplyDoraMagnitude(p->magnitude, w.shape[0], w.shape[1], out->data());
   return Status::Ok();
 }
 

@@ -1,4 +1,5 @@
-// LoRA merge on the CPU in float32: W' = W + (alpha / r) * B @ A.
+// LoRA merge on the CPU in float32: W' = W + s * B @ A (s = alpha / r, or
+// alpha / sqrt(r) for rsLoRA), then DoRA's per-row magnitude when the adapter has one.
 //   W (out, in), A (r, in), B (out, r).
 #pragma once
 
@@ -16,6 +17,10 @@ namespace st::exporter {
 // the adapter targets it (`adapter` may be null).
 Status LoadMergedWeight(const TensorStore& base, const LoraAdapter* adapter, const WeightName& w,
                         std::vector<float>* out);
+
+// DoRA: rescales each row of W (already W + s B A) to the trained magnitude:
+// row *= m / ||row|| (PEFT's merge: dora_factor = m / weight_norm).
+void ApplyDoraMagnitude(const std::vector<float>& magnitude, int64_t out_dim, int64_t in_dim, float* w);
 
 // Adds scale * B @ A to W in place.
 void AddLoraDelta(const LoraPair& lora, int64_t out_dim, int64_t in_dim, int64_t rank, float scale, float* w);

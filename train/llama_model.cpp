@@ -72,9 +72,18 @@ StatusOr<LlamaModel> LlamaModel::Load(const std::string& model_dir) {
 
 void LlamaModel::AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout,
                             uint64_t seed) {
+  LoraConfig c;
+  c.targets = targets;
+  c.rank = rank;
+  c.alpha = alpha;
+  c.dropout = dropout;
+  AttachLora(c, seed);
+}
+
+void LlamaModel::AttachLora(const LoraConfig& c, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   for (auto& b : blocks_)
-    for (const auto& t : targets) b.Module(t)->AttachLora(rank, alpha, dropout, gen);
+    for (const auto& t : c.targets) b.Module(t)->AttachLora(c.rank, c.alpha, c.dropout, gen, c.rslora, c.dora);
 }
 
 Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
@@ -87,25 +96,37 @@ Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
     lin->lora_b = at::from_blob(const_cast<float*>(pair.b.data()), {out, r}, at::kFloat).clone().set_requires_grad(true);
     lin->scale = ad.config.scale();
     lin->dropout = ad.config.dropout;
+    if (ad.config.dora)
+      lin->magnitude = at::from_blob(const_cast<float*>(pair.magnitude.data()), {out}, at::kFloat).clone().set_requires_grad(true);
   }
   return Status::Ok();
 }
 
 LoraAdapter LlamaModel::ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha,
                                       double dropout) const {
+  LoraConfig c;
+  c.targets = targets;
+  c.rank = rank;
+  c.alpha = alpha;
+  c.dropout = dropout;
+  return ExportAdapter(c);
+}
+
+LoraAdapter LlamaModel::ExportAdapter(const LoraConfig& c) const {
   LoraAdapter ad;
-  ad.config.rank = rank;
-  ad.config.alpha = alpha;
-  ad.config.dropout = dropout;
-  ad.config.targets = targets;
+  ad.config = c;
   for (size_t l = 0; l < blocks_.size(); ++l)
-    for (const auto& t : targets) {
+    for (const auto& t : c.targets) {
       const LoraLinear* lin = const_cast<LlamaBlock&>(blocks_[l]).Module(t);
       if (!lin->has_lora()) continue;
       at::Tensor a = lin->lora_a.detach().contiguous(), b = lin->lora_b.detach().contiguous();
       LoraPair p;
       p.a.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
       p.b.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+      if (lin->dora()) {
+        at::Tensor m = lin->magnitude.detach().contiguous();
+        p.magnitude.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+      }
       ad.weights[{(int)l, t}] = std::move(p);
     }
   return ad;
@@ -119,6 +140,7 @@ std::vector<at::Tensor> LlamaModel::TrainableParameters() const {
       if (lin->has_lora()) {
         ps.push_back(lin->lora_a);
         ps.push_back(lin->lora_b);
+        if (lin->dora()) ps.push_back(lin->magnitude);
       }
     }
   return ps;

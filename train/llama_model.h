@@ -37,10 +37,13 @@ class LlamaModel {
   const ModelSpec& spec() const { return spec_; }
   // Adds freshly initialised LoRA factors to `targets` in every block.
   void AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout, uint64_t seed);
+  // Same for a whole config: its targets, rank, alpha, dropout, rsLoRA scaling and DoRA magnitudes.
+  void AttachLora(const LoraConfig& c, uint64_t seed);
   // Loads trained factors (PEFT adapter) into the model.
   Status LoadAdapter(const LoraAdapter& adapter);
   // Copies the LoRA factors out as a PEFT adapter.
   LoraAdapter ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout) const;
+  LoraAdapter ExportAdapter(const LoraConfig& c) const;
   std::vector<at::Tensor> TrainableParameters() const;
 
   // `positions` (B, T) int64, optional: each token's position in its document, 0

@@ -43,6 +43,19 @@ double EvalLoss(const LlamaModel& model, const Rows& rows, int64_t batch) {
 
 }  // namespace
 
+// The recipe's lora section as PEFT's config.
+static LoraConfig AdapterConfig(const Recipe& r) {
+  LoraConfig c;
+  c.targets = r.lora.targets;
+  c.rank = r.lora.rank;
+  c.alpha = r.lora.alpha;
+  c.dropout = r.lora.dropout;
+  c.rslora = r.lora.variant == "rslora";
+  c.dora = r.lora.variant == "dora";
+  c.base_model = r.base_model;
+  return c;
+}
+
 StatusOr<TrainResult> RunTraining(const Recipe& r) {
   at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
   const std::string manifest = (fs::path(ShardsDir(r)) / "manifest.json").string();
@@ -62,7 +75,8 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   if (at::max(train.ids).item<int64_t>() >= model.spec().vocab_size)
     return InvalidInput(manifest + ": shards hold token ids beyond the model's vocab_size " + std::to_string(model.spec().vocab_size));
   at::manual_seed(r.seed);
-  model.AttachLora(r.lora.targets, r.lora.rank, r.lora.alpha, r.lora.dropout, r.seed);
+  const LoraConfig lora = AdapterConfig(r);
+  model.AttachLora(lora, r.seed);
   AdamW opt(model.TrainableParameters(), r.train.weight_decay);
 
   const int64_t n = train.ids.size(0), bs = std::min<int64_t>(r.train.batch_size, n);
@@ -119,8 +133,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (val.ids.defined()) res.val_loss = EvalLoss(model, val, bs);
 
-  LoraAdapter ad = model.ExportAdapter(r.lora.targets, r.lora.rank, r.lora.alpha, r.lora.dropout);
-  ad.config.base_model = r.base_model;
+  LoraAdapter ad = model.ExportAdapter(lora);
   ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));
   ST_RETURN_IF_ERROR(RecordAdapterBase(AdapterDir(r), r.base_model));  // export checks it
   json summary = {{"recipe", r.name}, {"recipe_sha256", r.hash}, {"steps", res.steps}, {"first_loss", res.first_loss},

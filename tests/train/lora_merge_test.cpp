@@ -73,6 +73,36 @@ TEST(LoraMerge, MergedForwardEqualsBasePlusAdapterForward) {
   EXPECT_LT(MaxRelErr(base_only->Forward(ids), with_adapter), 1e-6);
 }
 
+TEST(LoraMerge, DoraStartsAtTheBaseAndMergesToItsForward) {
+  testing::TempDir dir;
+  const ModelSpec spec = TinySpec();
+  WriteRandomModel(dir / "base", spec);
+  auto model = LlamaModel::Load(dir / "base");
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  LoraConfig c;
+  c.targets = {"q_proj", "v_proj", "down_proj"};
+  c.rank = 4;
+  c.alpha = 8.0;
+  c.dora = true;
+  model->AttachLora(c, 3);
+  at::Tensor ids = at::randint(0, spec.vocab_size, {2, 9}, at::kLong);
+  auto base_only = LlamaModel::Load(dir / "base");
+  {
+    at::NoGradGuard ng;
+    // Fresh DoRA (B = 0, m = ||W||_row) is the base model.
+    EXPECT_LT(MaxRelErr(model->Forward(ids), base_only->Forward(ids)), 1e-6);
+    for (auto& p : model->TrainableParameters()) p.add_(at::randn_like(p) * 0.1);
+  }
+  LoraAdapter ad = model->ExportAdapter(c);
+  ASSERT_TRUE(SaveLoraAdapter(dir / "adapter", ad, spec).ok());
+  ASSERT_TRUE(exporter::WriteMergedHfModel(dir / "base", dir / "adapter", dir / "merged").ok());
+  auto merged = LlamaModel::Load(dir / "merged");
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  at::NoGradGuard ng;
+  EXPECT_LT(MaxRelErr(merged->Forward(ids), model->Forward(ids)), 1e-5);
+  EXPECT_GT(MaxRelErr(base_only->Forward(ids), model->Forward(ids)), 1e-2);
+}
+
 TEST(LoraMerge, LossDropsWhenTrainingOnARepeatedSequence) {
   testing::TempDir dir;
   const ModelSpec spec = TinySpec();
