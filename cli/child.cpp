@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 
@@ -18,6 +19,13 @@ std::string TrainBinary() {
   return (self.parent_path() / "slicetune-train").string();
 }
 
+namespace {
+volatile pid_t g_child = 0;
+void ForwardToChild(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+}  // namespace
+
 Status RunChild(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -25,9 +33,23 @@ Status RunChild(const std::vector<std::string>& argv) {
   pid_t pid;
   int rc = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
   if (rc != 0) return RuntimeError("cannot start " + argv[0] + " (" + std::strerror(rc) + "); is slicetune installed completely?");
+  // Ctrl-C reaches the child too (same process group); it decides what to do
+  // (slicetune-train saves a checkpoint), and we wait for it instead of dying
+  // first. A SIGTERM sent to us alone (a job scheduler) is passed on to it.
+  g_child = pid;
+  struct sigaction ignore {}, forward {}, old_int {}, old_term {};
+  ignore.sa_handler = SIG_IGN;
+  forward.sa_handler = ForwardToChild;
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGTERM, &forward, &old_term);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return RuntimeError("waitpid failed for " + argv[0]);
+  int rc_wait;
+  while ((rc_wait = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  g_child = 0;
+  if (rc_wait < 0) return RuntimeError("waitpid failed for " + argv[0]);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   if (WIFEXITED(status))
     return Status(WEXITSTATUS(status) == 2 ? Code::kInvalidInput : Code::kRuntime,
@@ -35,8 +57,9 @@ Status RunChild(const std::vector<std::string>& argv) {
   return RuntimeError(argv[0] + " was killed by signal " + std::to_string(WTERMSIG(status)));
 }
 
-Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides) {
+Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume) {
   std::vector<std::string> argv = {TrainBinary(), recipe};
+  if (resume) argv.push_back("--resume");
   for (const auto& o : overrides) {
     argv.push_back("--set");
     argv.push_back(o);

@@ -8,13 +8,17 @@ void AddTrain(CLI::App& app, Status* result) {
   struct Opts {
     std::string recipe;
     std::vector<std::string> sets;
+    bool resume = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("RECIPE", o->recipe, "Recipe YAML file")->required();
   cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
+  cmd->add_flag("--resume", o->resume,
+                "Continue from the newest checkpoint in <output_dir>/checkpoints (optimizer, data order, RNG: the result "
+                "is the uninterrupted run's)");
   cmd->callback([o, result] {
     *result = EnsureShards(o->recipe, o->sets, /*force=*/false);
-    if (result->ok()) *result = TrainInChild(o->recipe, o->sets);
+    if (result->ok()) *result = TrainInChild(o->recipe, o->sets, o->resume);
   });
 }
 

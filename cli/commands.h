@@ -27,7 +27,7 @@ std::string TrainBinary();
 // Runs argv as a child process and waits; a non-zero exit becomes an error with that exit code.
 Status RunChild(const std::vector<std::string>& argv);
 // The recipe's train stage as a child process (LibTorch lives only there).
-Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides);
+Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume = false);
 // Ensures shards are built and current for the recipe (skips when unchanged).
 Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force);
 // The recipe's export stage.

@@ -2,6 +2,7 @@
 // run` and `slicetune imatrix` start it; it never loads sentencepiece (see
 // data/tokenize/sp_tokenizer.h for why).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "core/log.h"
@@ -11,10 +12,20 @@
 
 namespace {
 
-st::Status Train(const std::string& recipe, const std::vector<std::string>& sets) {
+void OnInterrupt(int) { st::train::RequestStop(); }
+
+st::Status Train(const std::string& recipe, const std::vector<std::string>& sets, bool resume) {
   auto r = st::LoadRecipe(recipe, sets);
   if (!r.ok()) return r.status();
-  auto res = st::train::RunTraining(*r);
+  // Ctrl-C: finish the step, save a checkpoint, stop (a second Ctrl-C kills).
+  struct sigaction sa {};
+  sa.sa_handler = OnInterrupt;
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  st::train::TrainOptions opts;
+  opts.resume = resume;
+  auto res = st::train::RunTraining(*r, opts);
   if (res.ok()) {
     char buf[256];
     std::snprintf(buf, sizeof buf, "train: %lld steps, loss %.4f -> %.4f, val loss %.4f, %.1f s", (long long)res->steps,
@@ -40,6 +51,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   app.add_option("RECIPE", recipe, "Recipe YAML file: train its adapter");
   app.add_option("--set", sets, "Override a recipe field: key.path=value (repeatable)");
+  bool resume = false;
+  app.add_flag("--resume", resume, "Continue from the newest checkpoint in <output_dir>/checkpoints");
   auto* im = app.add_subcommand("imatrix", "Importance matrix of a model over calibration shards");
   st::train::ImatrixJob job;
   im->add_option("--model", job.model_dir, "Hugging Face model directory")->required();
@@ -58,7 +71,7 @@ int main(int argc, char** argv) {
   }
   st::Status s;
   if (*im) s = Imatrix(job);
-  else if (!recipe.empty()) s = Train(recipe, sets);
+  else if (!recipe.empty()) s = Train(recipe, sets, resume);
   else s = st::InvalidInput("give a RECIPE to train, or the imatrix subcommand (see --help)");
   if (!s.ok()) {
     std::fprintf(stderr, "slicetune-train: error: %s\n", s.message().c_str());

@@ -29,6 +29,15 @@ void AdamW::Step(double lr) {
   }
 }
 
+void AdamW::Restore(const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v, int64_t t) {
+  at::NoGradGuard ng;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    m_[i].copy_(m[i]);
+    v_[i].copy_(v[i]);
+  }
+  t_ = t;
+}
+
 void AdamW::ZeroGrad() {
   for (auto& p : params_)
     if (p.grad().defined()) p.mutable_grad() = at::Tensor();

@@ -21,6 +21,11 @@ class AdamW {
   // Scales gradients so their global L2 norm is at most max_norm; returns the norm before clipping.
   double ClipGradNorm(double max_norm);
   int64_t steps() const { return t_; }
+  // Moments and step count, for checkpoints.
+  const std::vector<at::Tensor>& first_moments() const { return m_; }
+  const std::vector<at::Tensor>& second_moments() const { return v_; }
+  // Restores a checkpoint's state (same parameter order and shapes; checked by the caller).
+  void Restore(const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v, int64_t t);
 
  private:
   std::vector<at::Tensor> params_, m_, v_;

@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <csignal>
+#include <mutex>
+#include <sstream>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,6 +20,7 @@
 #include "core/log.h"
 #include "data/shards/manifest.h"
 #include "data/shards/shard_io.h"
+#include "train/checkpoint.h"
 #include "train/shard_rows.h"
 #include "train/adamw.h"
 #include "train/llama_model.h"
@@ -56,7 +60,28 @@ static LoraConfig AdapterConfig(const Recipe& r) {
   return c;
 }
 
-StatusOr<TrainResult> RunTraining(const Recipe& r) {
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+}  // namespace
+
+void RequestStop() { g_stop = 1; }
+
+std::pair<double, int64_t> AccumulateGradients(const LlamaModel& model, const std::vector<MicroBatch>& micro, bool training) {
+  int64_t total = 0;
+  for (const auto& m : micro) total += m.mask.narrow(1, 1, m.mask.size(1) - 1).sum().item<int64_t>();
+  double loss_sum = 0;
+  for (const auto& m : micro) {
+    auto [loss, k] = MaskedNextTokenLoss(model.Forward(m.ids, training, m.pos), m.ids, m.mask);
+    if (k == 0) continue;
+    // This micro-batch's summed loss over the step's target count.
+    (loss * ((double)k / (double)std::max<int64_t>(1, total))).backward();
+    loss_sum += loss.item<double>() * (double)k;
+  }
+  return {total ? loss_sum / (double)total : 0.0, total};
+}
+
+StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
+  g_stop = 0;
   at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
   const std::string manifest = (fs::path(ShardsDir(r)) / "manifest.json").string();
   if (!PathExists(manifest))
@@ -77,7 +102,8 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   at::manual_seed(r.seed);
   const LoraConfig lora = AdapterConfig(r);
   model.AttachLora(lora, r.seed);
-  AdamW opt(model.TrainableParameters(), r.train.weight_decay);
+  std::vector<at::Tensor> params = model.TrainableParameters();
+  AdamW opt(params, r.train.weight_decay);
 
   const int64_t n = train.ids.size(0), bs = std::min<int64_t>(r.train.batch_size, n);
   std::mt19937_64 rng(r.seed);
@@ -93,33 +119,94 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
       }
       idx.push_back(order[cursor++]);
     }
-    return at::tensor(idx, at::kLong);
+    return idx;
   };
 
   TrainResult res;
   json log = json::array();
+  int64_t start = 0;
+  at::Generator torch_gen = at::detail::getDefaultCPUGenerator();
+  if (opts.resume) {
+    ST_ASSIGN_OR_RETURN(TrainState st, LoadLatestCheckpoint(r.output_dir));
+    if (st.recipe_sha256 != r.hash)
+      return InvalidInput(CheckpointsDir(r.output_dir) + ": the checkpoint belongs to another version of the recipe "
+                          "(its sha256 differs); HINT: train from scratch without --resume, or restore the recipe");
+    if (st.params.size() != params.size() || (int64_t)st.order.size() != n)
+      return InvalidInput(CheckpointsDir(r.output_dir) + ": the checkpoint does not fit this model / these shards");
+    {
+      at::NoGradGuard ng;
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (!st.params[i].sizes().equals(params[i].sizes()))
+          return InvalidInput(CheckpointsDir(r.output_dir) + ": tensor " + std::to_string(i) + " has another shape");
+        params[i].copy_(st.params[i]);
+      }
+    }
+    opt.Restore(st.adam_m, st.adam_v, st.adam_t);
+    order = st.order;
+    cursor = (size_t)st.cursor;
+    std::istringstream in(st.shuffle_rng);
+    in >> rng;
+    {
+      std::lock_guard<std::mutex> lock(torch_gen.mutex());
+      torch_gen.set_state(st.torch_rng);
+    }
+    log = st.log;
+    start = st.step;
+    LogInfo("train: resuming at step " + std::to_string(start) + " of " + std::to_string(r.train.steps));
+  }
+  auto checkpoint = [&](int64_t done) -> Status {
+    TrainState st;
+    st.step = done;
+    st.adam_t = opt.steps();
+    st.recipe_sha256 = r.hash;
+    st.params = params;
+    st.adam_m = opt.first_moments();
+    st.adam_v = opt.second_moments();
+    {
+      std::lock_guard<std::mutex> lock(torch_gen.mutex());
+      st.torch_rng = torch_gen.get_state();
+    }
+    st.order = order;
+    st.cursor = (int64_t)cursor;
+    std::ostringstream out;
+    out << rng;
+    st.shuffle_rng = out.str();
+    st.log = log;
+    return SaveCheckpoint(r.output_dir, st, r.train.keep_checkpoints);
+  };
+
   Progress prog("train", r.train.steps, "steps");
   auto t0 = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < r.train.steps; ++step) {
+  int64_t skipped = 0;
+  for (int64_t step = start; step < r.train.steps; ++step) {
     const double lr = ScheduledLr(r.train.schedule, r.train.lr, step, r.train.warmup, r.train.steps);
-    double step_loss = 0;
-    int64_t step_tokens = 0;
-    for (int64_t micro = 0; micro < r.train.grad_accum; ++micro) {
-      at::Tensor idx = next_batch();
-      at::Tensor ids = train.ids.index_select(0, idx), mask = train.mask.index_select(0, idx);
-      at::Tensor pos = train.pos.index_select(0, idx);
-      auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, true, pos), ids, mask);
-      (loss / (double)r.train.grad_accum).backward();
-      step_loss += loss.item<double>() / r.train.grad_accum;
-      step_tokens += k;
+    std::vector<MicroBatch> micro;
+    std::vector<int64_t> rows;
+    for (int64_t k = 0; k < r.train.grad_accum; ++k) {
+      std::vector<int64_t> idx = next_batch();
+      rows.insert(rows.end(), idx.begin(), idx.end());
+      at::Tensor t = at::tensor(idx, at::kLong);
+      micro.push_back({train.ids.index_select(0, t), train.mask.index_select(0, t), train.pos.index_select(0, t)});
     }
-    if (!std::isfinite(step_loss))
-      return RuntimeError("training diverged at step " + std::to_string(step + 1) + " (loss " + std::to_string(step_loss) +
-                          "); lower train.lr or check the data");
+    auto [step_loss, step_tokens] = AccumulateGradients(model, micro, true);
     const double gnorm = opt.ClipGradNorm(r.train.max_grad_norm);
+    if (!std::isfinite(step_loss) || !std::isfinite(gnorm)) {
+      std::string where = "step " + std::to_string(step + 1) + " (loss " + std::to_string(step_loss) + ", gradient norm " +
+                          std::to_string(gnorm) + ", shard rows";
+      for (size_t i = 0; i < rows.size() && i < 16; ++i) where += " " + std::to_string(rows[i]);
+      where += ")";
+      if (r.train.on_nonfinite == "stop")
+        return RuntimeError("training diverged at " + where + "; lower train.lr, check those rows, or set "
+                            "train.on_nonfinite: skip");
+      LogWarn("train: non-finite loss or gradient at " + where + "; step skipped (train.on_nonfinite: skip)");
+      opt.ZeroGrad();
+      ++skipped;
+      log.push_back({{"step", step + 1}, {"skipped", true}});
+      continue;
+    }
     opt.Step(lr);
     opt.ZeroGrad();
-    if (step == 0) res.first_loss = step_loss;
+    if (step == start) res.first_loss = step_loss;
     res.final_loss = step_loss;
     res.target_tokens += step_tokens;
     log.push_back({{"step", step + 1}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens", step_tokens}});
@@ -127,6 +214,13 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
     std::snprintf(extra, sizeof extra, "loss %.4f lr %.2e", step_loss, lr);
     if ((step + 1) % r.train.log_every == 0 || step + 1 == r.train.steps) LogInfo("step " + std::to_string(step + 1) + " " + extra);
     prog.Update(step + 1, extra);
+    const bool stop = g_stop != 0;
+    if ((r.train.save_every > 0 && (step + 1) % r.train.save_every == 0) || step + 1 == r.train.steps || stop)
+      ST_RETURN_IF_ERROR(checkpoint(step + 1));
+    if (stop && step + 1 < r.train.steps)
+      return Status(Code::kRuntime, "interrupted after step " + std::to_string(step + 1) + "; a checkpoint was saved in " +
+                                        CheckpointsDir(r.output_dir) + ": continue with `slicetune train " + r.file +
+                                        " --resume`");
   }
   prog.Finish();
   res.steps = r.train.steps;
@@ -138,6 +232,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r) {
   ST_RETURN_IF_ERROR(RecordAdapterBase(AdapterDir(r), r.base_model));  // export checks it
   json summary = {{"recipe", r.name}, {"recipe_sha256", r.hash}, {"steps", res.steps}, {"first_loss", res.first_loss},
                   {"final_loss", res.final_loss}, {"val_loss", res.val_loss}, {"target_tokens", res.target_tokens},
+                  {"skipped_steps", skipped}, {"resumed_at", start},
                   {"seconds", res.seconds}, {"tokens_per_second", res.seconds > 0 ? res.target_tokens / res.seconds : 0.0},
                   {"log", log}};
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "recipe.resolved.yaml").string(), r.resolved_yaml));

@@ -9,6 +9,7 @@
 #include "export/merge.h"
 #include "tests/test_util.h"
 #include "train/llama_model.h"
+#include "train/trainer.h"
 
 namespace st::train {
 namespace {
@@ -101,6 +102,58 @@ TEST(LoraMerge, DoraStartsAtTheBaseAndMergesToItsForward) {
   at::NoGradGuard ng;
   EXPECT_LT(MaxRelErr(merged->Forward(ids), model->Forward(ids)), 1e-5);
   EXPECT_GT(MaxRelErr(base_only->Forward(ids), model->Forward(ids)), 1e-2);
+}
+
+TEST(Accumulation, TokenNormalizedMicroBatchesEqualOneBatch) {
+  testing::TempDir dir;
+  const ModelSpec spec = TinySpec();
+  WriteRandomModel(dir / "base", spec);
+  auto model = LlamaModel::Load(dir / "base");
+  ASSERT_TRUE(model.ok());
+  model->AttachLora({"q_proj", "v_proj", "down_proj"}, 4, 8.0, 0.0, 2);
+  {
+    at::NoGradGuard ng;
+    for (auto& p : model->TrainableParameters()) p.normal_(0.0, 0.1);
+  }
+  // Two micro-batches with very different target counts (3 and 15 of 16 positions).
+  at::Tensor ids = at::randint(0, spec.vocab_size, {4, 16}, at::kLong);
+  at::Tensor mask = at::zeros({4, 16}, at::kByte);
+  mask.narrow(0, 0, 2).narrow(1, 13, 3).fill_(1);
+  mask.narrow(0, 1, 1).narrow(1, 13, 3).fill_(0);
+  mask.narrow(0, 2, 2).narrow(1, 1, 15).fill_(1);
+  mask.narrow(0, 3, 1).fill_(0);
+  at::Tensor pos = at::arange(16, at::kLong).repeat({4, 1});
+  auto params = model->TrainableParameters();
+  auto grads = [&]() {
+    std::vector<at::Tensor> g;
+    for (auto& p : params) {
+      g.push_back(p.grad().clone());
+      p.mutable_grad() = at::Tensor();
+    }
+    return g;
+  };
+  std::vector<MicroBatch> two = {{ids.narrow(0, 0, 2), mask.narrow(0, 0, 2), pos.narrow(0, 0, 2)},
+                                 {ids.narrow(0, 2, 2), mask.narrow(0, 2, 2), pos.narrow(0, 2, 2)}};
+  auto [loss2, n2] = AccumulateGradients(*model, two, false);
+  auto g2 = grads();
+  auto [loss1, n1] = AccumulateGradients(*model, {{ids, mask, pos}}, false);
+  auto g1 = grads();
+  EXPECT_EQ(n1, 3 + 15);
+  EXPECT_EQ(n2, n1);
+  EXPECT_NEAR(loss2, loss1, 1e-6 * std::abs(loss1));
+  double worst = 0, naive_gap = 0;
+  // The mean of per-micro-batch means (what averaging losses would give) differs.
+  for (const auto& m : two) {
+    auto [l, k] = MaskedNextTokenLoss(model->Forward(m.ids, false, m.pos), m.ids, m.mask);
+    (l / 2.0).backward();
+  }
+  auto gn = grads();
+  for (size_t i = 0; i < g1.size(); ++i) {
+    worst = std::max(worst, MaxRelErr(g2[i], g1[i]));
+    naive_gap = std::max(naive_gap, MaxRelErr(gn[i], g1[i]));
+  }
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(naive_gap, 1e-2);
 }
 
 TEST(LoraMerge, LossDropsWhenTrainingOnARepeatedSequence) {

@@ -1,0 +1,119 @@
+"""Checkpoints and exact resume: a run killed (SIGKILL) or interrupted (Ctrl-C)
+mid-training and resumed with `train --resume` ends with the same adapter, byte
+for byte, and the same loss log as a run never stopped (CPU; dropout, gradient
+accumulation and shuffling all in play). Old checkpoints are pruned; a changed
+recipe is refused; NaN / inf steps stop or are skipped as the recipe says."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import SLICETUNE, SRC, run
+
+STEPS = 24
+SETS = ["--set", f"train.steps={STEPS}", "--set", "train.save_every=4", "--set", "train.grad_accum=2",
+        "--set", "train.batch_size=4", "--set", "lora.rank=4", "--set", "train.log_every=4"]
+
+
+def prepare(fixture_dir, out):
+    shutil.copytree(os.path.join(fixture_dir, "smoke", "shards"), out / "shards")
+    return ["recipes/smoke-tiny.yaml", "--set", f"base_model={fixture_dir}/tiny-base", "--set", f"output_dir={out}", *SETS]
+
+
+def train(args, *extra):
+    return run([SLICETUNE, "train", *args, *extra], cwd=SRC)
+
+
+@pytest.fixture(scope="module")
+def reference(fixture_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    r = train(prepare(fixture_dir, out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def losses(out):
+    return [(e["step"], e["loss"]) for e in json.load(open(out / "train_log.json"))["log"]]
+
+
+def same_result(a, b):
+    assert (a / "adapter" / "adapter_model.safetensors").read_bytes() == (b / "adapter" / "adapter_model.safetensors").read_bytes()
+    assert losses(a) == losses(b)
+
+
+def start(args):
+    return subprocess.Popen([SLICETUNE, "train", *args], cwd=SRC, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True, text=True)
+
+
+def wait_for_checkpoint(out, step, p):
+    want = out / "checkpoints" / f"step-{step:08d}" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not want.exists() and p.poll() is None:
+        time.sleep(0.005)
+    assert want.exists(), "no checkpoint appeared"
+
+
+def test_checkpoints_are_pruned(reference):
+    kept = sorted(p.name for p in (reference / "checkpoints").iterdir())
+    assert kept == [f"step-{STEPS - 4:08d}", f"step-{STEPS:08d}"]
+
+
+def test_sigkill_then_resume_is_bit_identical(fixture_dir, reference, tmp_path):
+    out = tmp_path / "run"
+    args = prepare(fixture_dir, out)
+    p = start(args)
+    wait_for_checkpoint(out, 8, p)
+    os.killpg(p.pid, signal.SIGKILL)  # slicetune and slicetune-train, mid-step
+    p.wait()
+    assert not (out / "adapter").exists()
+    r = train(args, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "resuming at step" in r.stderr
+    same_result(out, reference)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(fixture_dir, reference, tmp_path):
+    out = tmp_path / "run"
+    args = prepare(fixture_dir, out)
+    p = start(args)
+    wait_for_checkpoint(out, 4, p)
+    os.killpg(p.pid, signal.SIGINT)  # what a terminal sends to the foreground group
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err
+    assert "interrupted after step" in err and "--resume" in err
+    r = train(args, "--resume")
+    assert r.returncode == 0, r.stderr
+    same_result(out, reference)
+
+
+def test_resume_refuses_a_changed_recipe(fixture_dir, reference, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    args = ["recipes/smoke-tiny.yaml", "--set", f"base_model={fixture_dir}/tiny-base", "--set", f"output_dir={out}",
+            *SETS, "--set", "train.lr=1e-3"]
+    r = train(args, "--resume")
+    assert r.returncode == 2 and "another version of the recipe" in r.stderr
+
+
+def test_resume_without_checkpoint_is_refused(fixture_dir, tmp_path):
+    r = train(prepare(fixture_dir, tmp_path / "run"), "--resume")
+    assert r.returncode == 2 and "no checkpoint to resume from" in r.stderr
+
+
+@pytest.mark.parametrize("mode", ["stop", "skip"])
+def test_non_finite_steps(fixture_dir, tmp_path, mode):
+    out = tmp_path / "run"
+    args = prepare(fixture_dir, out) + ["--set", "train.lr=10", "--set", "train.max_grad_norm=0",
+                                        "--set", f"train.on_nonfinite={mode}", "--set", "train.warmup=0"]
+    r = train(args)
+    if mode == "stop":
+        assert r.returncode == 1 and "diverged at step" in r.stderr and "shard rows" in r.stderr, r.stderr
+        assert not (out / "adapter").exists()
+    else:
+        assert r.returncode == 0, r.stderr
+        log = json.load(open(out / "train_log.json"))
+        assert log["skipped_steps"] > 0 and "step skipped" in r.stderr
