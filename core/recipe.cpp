@@ -313,7 +313,7 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 
   if (YAML::Node t = root["train"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
-                                                 "warmup", "precision", "max_grad_norm", "log_every", "save_every",
+                                                 "warmup", "precision", "max_grad_norm", "log_every", "save_every", "eval_every",
                                                  "keep_checkpoints", "on_nonfinite"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "steps", &r.train.steps, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.steps", r.train.steps, 1, 100000000));
@@ -335,6 +335,8 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.log_every", r.train.log_every, 1, 1000000));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "save_every", &r.train.save_every, "an integer (0: only at the end)"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.save_every", r.train.save_every, 0, 100000000));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "eval_every", &r.train.eval_every, "an integer (0: baseline and end only)"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.eval_every", r.train.eval_every, 0, 100000000));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "keep_checkpoints", &r.train.keep_checkpoints, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.keep_checkpoints", r.train.keep_checkpoints, 1, 1000));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "on_nonfinite", &r.train.on_nonfinite, "stop | skip"));

@@ -89,6 +89,7 @@ struct TrainSpec {
   double max_grad_norm = 1.0;
   int64_t log_every = 10;
   int64_t save_every = 0;         // checkpoint every N steps (0: only at the end)
+  int64_t eval_every = 0;         // validation loss every N steps (0: before the first step and at the end)
   int64_t keep_checkpoints = 2;   // the newest K are kept
   std::string on_nonfinite = "stop";  // stop | skip: a NaN / inf loss or gradient
 };

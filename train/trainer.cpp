@@ -3,7 +3,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <chrono>
@@ -21,6 +24,7 @@
 #include "data/shards/manifest.h"
 #include "data/shards/shard_io.h"
 #include "train/checkpoint.h"
+#include "train/run_report.h"
 #include "train/shard_rows.h"
 #include "train/adamw.h"
 #include "train/llama_model.h"
@@ -175,11 +179,34 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
     return SaveCheckpoint(r.output_dir, st, r.train.keep_checkpoints);
   };
 
+  // metrics.jsonl: one line per log entry as it happens (rewritten from the
+  // checkpoint's log on resume, so it never holds steps that were undone).
+  const std::string metrics_path = (fs::path(r.output_dir) / "metrics.jsonl").string();
+  std::ofstream metrics(metrics_path, std::ios::trunc);
+  if (!metrics) return RuntimeError(metrics_path + ": cannot write (" + std::strerror(errno) + ")");
+  for (const auto& e : log) metrics << e.dump() << "\n";
+  metrics.flush();
+  auto record = [&](json e) {
+    metrics << e.dump() << "\n";
+    metrics.flush();
+    log.push_back(std::move(e));
+  };
+  auto evaluate = [&](int64_t done) {
+    if (!val.ids.defined()) return -1.0;
+    const double v = EvalLoss(model, val, bs);
+    record({{"step", done}, {"val_loss", v}, {"val_ppl", std::exp(v)}});
+    LogInfo("eval at step " + std::to_string(done) + ": val loss " + std::to_string(v) + ", perplexity " +
+            std::to_string(std::exp(v)));
+    return v;
+  };
+  if (start == 0) evaluate(0);  // the baseline, before any training
+
   Progress prog("train", r.train.steps, "steps");
   auto t0 = std::chrono::steady_clock::now();
   int64_t skipped = 0;
   for (int64_t step = start; step < r.train.steps; ++step) {
     const double lr = ScheduledLr(r.train.schedule, r.train.lr, step, r.train.warmup, r.train.steps);
+    const auto step_t0 = std::chrono::steady_clock::now();
     std::vector<MicroBatch> micro;
     std::vector<int64_t> rows;
     for (int64_t k = 0; k < r.train.grad_accum; ++k) {
@@ -201,7 +228,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
       LogWarn("train: non-finite loss or gradient at " + where + "; step skipped (train.on_nonfinite: skip)");
       opt.ZeroGrad();
       ++skipped;
-      log.push_back({{"step", step + 1}, {"skipped", true}});
+      record({{"step", step + 1}, {"skipped", true}});
       continue;
     }
     opt.Step(lr);
@@ -209,12 +236,17 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
     if (step == start) res.first_loss = step_loss;
     res.final_loss = step_loss;
     res.target_tokens += step_tokens;
-    log.push_back({{"step", step + 1}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens", step_tokens}});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_t0).count();
+    const double tps = secs > 0 ? (double)step_tokens / secs : 0.0;
+    record({{"step", step + 1}, {"loss", step_loss}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens", step_tokens},
+            {"tokens_per_second", tps}});
     char extra[96];
-    std::snprintf(extra, sizeof extra, "loss %.4f lr %.2e", step_loss, lr);
+    std::snprintf(extra, sizeof extra, "loss %.4f lr %.2e %.0f tok/s", step_loss, lr, tps);
     if ((step + 1) % r.train.log_every == 0 || step + 1 == r.train.steps) LogInfo("step " + std::to_string(step + 1) + " " + extra);
     prog.Update(step + 1, extra);
+    if (r.train.eval_every > 0 && (step + 1) % r.train.eval_every == 0 && step + 1 < r.train.steps) evaluate(step + 1);
     const bool stop = g_stop != 0;
+    if (step + 1 == r.train.steps) res.val_loss = evaluate(step + 1);
     if ((r.train.save_every > 0 && (step + 1) % r.train.save_every == 0) || step + 1 == r.train.steps || stop)
       ST_RETURN_IF_ERROR(checkpoint(step + 1));
     if (stop && step + 1 < r.train.steps)
@@ -225,7 +257,6 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
   prog.Finish();
   res.steps = r.train.steps;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (val.ids.defined()) res.val_loss = EvalLoss(model, val, bs);
 
   LoraAdapter ad = model.ExportAdapter(lora);
   ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));
@@ -237,6 +268,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
                   {"log", log}};
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "recipe.resolved.yaml").string(), r.resolved_yaml));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "train_log.json").string(), summary.dump(2) + "\n"));
+  ST_RETURN_IF_ERROR(WriteRunReport((fs::path(r.output_dir) / "train_report.html").string(), summary));
   return res;
 }
 

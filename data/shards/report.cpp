@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "core/html.h"
 
 namespace st::data {
 namespace {
@@ -13,17 +14,7 @@ namespace {
 using json = nlohmann::json;
 using Bars = std::vector<std::pair<std::string, int64_t>>;
 
-std::string Html(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '&') o += "&amp;";
-    else if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
-  }
-  return o;
-}
+std::string Html(const std::string& s) { return HtmlEscape(s); }
 
 std::string Md(const std::string& s) {  // a table cell
   std::string o;

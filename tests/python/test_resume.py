@@ -14,7 +14,7 @@ import pytest
 from conftest import SLICETUNE, SRC, run
 
 STEPS = 24
-SETS = ["--set", f"train.steps={STEPS}", "--set", "train.save_every=4", "--set", "train.grad_accum=2",
+SETS = ["--set", f"train.steps={STEPS}", "--set", "train.save_every=4", "--set", "train.grad_accum=2", "--set", "train.eval_every=6",
         "--set", "train.batch_size=4", "--set", "lora.rank=4", "--set", "train.log_every=4"]
 
 
@@ -36,7 +36,8 @@ def reference(fixture_dir, tmp_path_factory):
 
 
 def losses(out):
-    return [(e["step"], e["loss"]) for e in json.load(open(out / "train_log.json"))["log"]]
+    log = json.load(open(out / "train_log.json"))["log"]
+    return [(e["step"], e.get("loss"), e.get("val_loss")) for e in log]
 
 
 def same_result(a, b):
@@ -55,6 +56,28 @@ def wait_for_checkpoint(out, step, p):
     while time.time() < deadline and not want.exists() and p.poll() is None:
         time.sleep(0.005)
     assert want.exists(), "no checkpoint appeared"
+
+
+def test_evaluation_metrics_and_report(reference, tmp_path):
+    log = json.load(open(reference / "train_log.json"))
+    evals = [e for e in log["log"] if "val_loss" in e]
+    assert [e["step"] for e in evals] == [0, 6, 12, 18, 24]  # the baseline, every 6 steps, the end
+    assert all(abs(e["val_ppl"] - __import__("math").exp(e["val_loss"])) < 1e-9 * e["val_ppl"] for e in evals)
+    assert evals[-1]["val_loss"] < evals[0]["val_loss"] and log["val_loss"] == evals[-1]["val_loss"]
+    lines = [json.loads(x) for x in open(reference / "metrics.jsonl")]
+    assert lines == log["log"]  # the JSONL stream holds exactly the log
+    assert all(e["tokens_per_second"] > 0 for e in lines if "loss" in e)
+    browser = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    if not browser:
+        pytest.skip("no headless Chromium (scripts/setup.sh --test installs chromium-headless-shell)")
+    html = reference / "train_report.html"
+    args = [browser, "--no-sandbox", "--disable-gpu", "--headless", "--window-size=1000,1400"]
+    shot = tmp_path / "report.png"
+    r = subprocess.run(args + [f"--screenshot={shot}", f"file://{html}"], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10000, r.stderr.decode(errors="replace")[-2000:]
+    dom = subprocess.run(args + ["--dump-dom", f"file://{html}"], capture_output=True, timeout=120).stdout.decode()
+    assert dom.count("<svg") == 3 and dom.count("<polyline") == 3 and "(baseline)" in dom
+    assert dom.count("<tr>") == 1 + len(evals)
 
 
 def test_checkpoints_are_pruned(reference):
