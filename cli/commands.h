@@ -21,6 +21,8 @@ void AddRun(CLI::App& app, Status* result);
 void AddInspect(CLI::App& app, Status* result);
 // `slicetune imatrix` (runs slicetune-train's imatrix mode)
 void AddImatrix(CLI::App& app, Status* result);
+// `slicetune generate` (tokenizes here, generates in slicetune-train)
+void AddGenerate(CLI::App& app, Status* result);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

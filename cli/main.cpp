@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 #ifdef SLICETUNE_HAVE_TRAIN
   st::cli::AddTrain(app, &result);
   st::cli::AddImatrix(app, &result);
+  st::cli::AddGenerate(app, &result);
 #endif
   st::cli::AddExport(app, &result);
   st::cli::AddTokenize(app, &result);

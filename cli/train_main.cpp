@@ -7,6 +7,15 @@
 
 #include "core/log.h"
 #include "core/recipe.h"
+#include <ATen/Parallel.h>
+
+#include <sstream>
+#include <thread>
+
+#include "core/base_fingerprint.h"
+#include "core/file_io.h"
+#include "core/lora_adapter.h"
+#include "train/generate.h"
 #include "train/imatrix_collect.h"
 #include "train/trainer.h"
 
@@ -43,6 +52,37 @@ st::Status Imatrix(const st::train::ImatrixJob& job) {
   return res.status();
 }
 
+std::vector<int64_t> ParseIds(const std::string& text) {
+  std::vector<int64_t> v;
+  std::istringstream in(text);
+  int64_t x;
+  while (in >> x) v.push_back(x);
+  return v;
+}
+
+st::Status GenerateIds(const std::string& model_dir, const std::string& adapter_dir, const std::string& ids,
+                       const std::string& stop, st::train::GenerateOptions o, const std::string& out) {
+  at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
+  auto model = st::train::LlamaModel::Load(model_dir);
+  if (!model.ok()) return model.status();
+  if (!adapter_dir.empty()) {
+    ST_RETURN_IF_ERROR(st::CheckAdapterBase(adapter_dir, model_dir));
+    auto ad = st::LoadLoraAdapter(adapter_dir, model->spec());
+    if (!ad.ok()) return ad.status();
+    ST_RETURN_IF_ERROR(model->LoadAdapter(*ad));
+  }
+  const std::vector<int64_t> prompt = ParseIds(ids);
+  if (prompt.empty()) return st::InvalidInput("--ids: no token ids");
+  for (int64_t t : prompt)
+    if (t < 0 || t >= model->spec().vocab_size)
+      return st::InvalidInput("--ids: token " + std::to_string(t) + " outside the vocabulary of " + model_dir);
+  o.stop_ids = ParseIds(stop);
+  const std::vector<int64_t> got = st::train::Generate(*model, prompt, o);
+  std::string text;
+  for (size_t i = 0; i < got.size(); ++i) text += (i ? " " : "") + std::to_string(got[i]);
+  return st::WriteFileAtomic(out, text + "\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,6 +101,19 @@ int main(int argc, char** argv) {
   im->add_option("--split", job.split, "Shard split to read")->check(CLI::IsMember({"train", "val"}));
   im->add_option("--max-rows", job.max_rows, "Use at most this many rows (0: all)")->check(CLI::NonNegativeNumber);
   im->add_option("-o,--output", job.out, "Output file: .gguf, or .dat for the legacy format")->required();
+  auto* gen = app.add_subcommand("generate", "Continue token ids with the model (KV cache); `slicetune generate` is the way in");
+  std::string gen_model, gen_adapter, gen_ids, gen_out, gen_stop;
+  st::train::GenerateOptions gopt;
+  gen->add_option("--model", gen_model, "Hugging Face model directory")->required();
+  gen->add_option("--adapter", gen_adapter, "PEFT adapter to apply");
+  gen->add_option("--ids", gen_ids, "Prompt token ids, space separated")->required();
+  gen->add_option("--stop", gen_stop, "Token ids that end the reply, space separated");
+  gen->add_option("--max-new-tokens", gopt.max_new_tokens)->check(CLI::Range(1, 1000000));
+  gen->add_option("--temperature", gopt.temperature)->check(CLI::Range(0.0, 100.0));
+  gen->add_option("--top-k", gopt.top_k)->check(CLI::NonNegativeNumber);
+  gen->add_option("--top-p", gopt.top_p)->check(CLI::Range(0.0, 1.0));
+  gen->add_option("--seed", gopt.seed);
+  gen->add_option("-o,--output", gen_out, "Write the new ids here (space separated)")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -70,7 +123,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   st::Status s;
-  if (*im) s = Imatrix(job);
+  if (*gen) s = GenerateIds(gen_model, gen_adapter, gen_ids, gen_stop, gopt, gen_out);
+  else if (*im) s = Imatrix(job);
   else if (!recipe.empty()) s = Train(recipe, sets, resume);
   else s = st::InvalidInput("give a RECIPE to train, or the imatrix subcommand (see --help)");
   if (!s.ok()) {

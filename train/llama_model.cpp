@@ -146,11 +146,66 @@ std::vector<at::Tensor> LlamaModel::TrainableParameters() const {
   return ps;
 }
 
+at::Tensor LlamaModel::Blocks(at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
+                              bool training, KvCache* cache) const {
+  const ModelSpec& s = spec_;
+  const int64_t B = x.size(0), T = x.size(1), nh = s.num_heads, nkv = s.num_kv_heads, hd = s.head_dim;
+  const double scale = 1.0 / std::sqrt((double)hd);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const LlamaBlock& b = blocks_[l];
+    auto seen = [&](const char* module, const at::Tensor& in) {
+      if (observer_) observer_((int)l, module, in);
+    };
+    at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
+    seen("q_proj", h);
+    seen("k_proj", h);
+    seen("v_proj", h);
+    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
+    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
+    if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
+      q = RmsNorm(q, b.q_norm, s.rms_norm_eps);
+      k = RmsNorm(k, b.k_norm, s.rms_norm_eps);
+    }
+    q = q.transpose(1, 2);  // (B, nh, T, hd)
+    k = k.transpose(1, 2);  // (B, nkv, T, hd)
+    at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
+    q = q * cos + RotateHalf(q) * sin;
+    k = k * cos + RotateHalf(k) * sin;
+    if (cache) {  // keys and values of earlier positions come first
+      if (cache->k.size() <= l) {
+        cache->k.push_back(k);
+        cache->v.push_back(v);
+      } else {
+        cache->k[l] = at::cat({cache->k[l], k}, 2);
+        cache->v[l] = at::cat({cache->v[l], v}, 2);
+      }
+      k = cache->k[l];
+      v = cache->v[l];
+    }
+    if (nkv != nh) {
+      k = k.repeat_interleave(nh / nkv, 1);
+      v = v.repeat_interleave(nh / nkv, 1);
+    }
+    at::Tensor a = window_mask.defined()
+                       ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
+                       : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
+    a = a.transpose(1, 2).reshape({B, T, nh * hd});
+    seen("o_proj", a);
+    x = x + b.o.Forward(a, training);
+    h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
+    seen("gate_proj", h);
+    seen("up_proj", h);
+    at::Tensor g = at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training);
+    seen("down_proj", g);
+    x = x + b.down.Forward(g, training);
+  }
+  return x;
+}
+
 at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::Tensor& positions) const {
   const ModelSpec& s = spec_;
-  const int64_t B = ids.size(0), T = ids.size(1), nh = s.num_heads, nkv = s.num_kv_heads, hd = s.head_dim;
+  const int64_t T = ids.size(1);
   at::Tensor x = at::embedding(embed_, ids);  // (B, T, H)
-  const double scale = 1.0 / std::sqrt((double)hd);
   at::Tensor cos, sin, window_mask;
   // A row holds one document unless its positions restart somewhere after the start.
   const bool packed = positions.defined() && positions.narrow(1, 1, T - 1).eq(0).any().item<bool>();
@@ -184,45 +239,32 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
     if (s.sliding_window > 0) causal = causal.logical_and(j > i - s.sliding_window);
     window_mask = doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);  // (B, 1, T, T)
   }
-  for (size_t l = 0; l < blocks_.size(); ++l) {
-    const LlamaBlock& b = blocks_[l];
-    auto seen = [&](const char* module, const at::Tensor& in) {
-      if (observer_) observer_((int)l, module, in);
-    };
-    at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
-    seen("q_proj", h);
-    seen("k_proj", h);
-    seen("v_proj", h);
-    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
-    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
-    if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
-      q = RmsNorm(q, b.q_norm, s.rms_norm_eps);
-      k = RmsNorm(k, b.k_norm, s.rms_norm_eps);
-    }
-    q = q.transpose(1, 2);  // (B, nh, T, hd)
-    k = k.transpose(1, 2);  // (B, nkv, T, hd)
-    at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
-    q = q * cos + RotateHalf(q) * sin;
-    k = k * cos + RotateHalf(k) * sin;
-    if (nkv != nh) {
-      k = k.repeat_interleave(nh / nkv, 1);
-      v = v.repeat_interleave(nh / nkv, 1);
-    }
-    at::Tensor a = window_mask.defined()
-                       ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
-                       : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
-    a = a.transpose(1, 2).reshape({B, T, nh * hd});
-    seen("o_proj", a);
-    x = x + b.o.Forward(a, training);
-    h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
-    seen("gate_proj", h);
-    seen("up_proj", h);
-    at::Tensor g = at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training);
-    seen("down_proj", g);
-    x = x + b.down.Forward(g, training);
-  }
+  x = Blocks(x, cos, sin, window_mask, training, nullptr);
   x = RmsNorm(x, final_norm_, s.rms_norm_eps);
   return at::matmul(x, lm_head_.t());  // (B, T, V)
+}
+
+at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) const {
+  const ModelSpec& s = spec_;
+  const int64_t T = ids.size(1), p0 = cache->length;
+  at::Tensor x = at::embedding(embed_, ids);
+  at::Tensor p = at::arange(p0, p0 + T, at::kFloat);
+  at::Tensor emb = at::outer(p, inv_freq_);
+  emb = at::cat({emb, emb}, -1);
+  // New query i (position p0 + i) sees cached and new keys j <= p0 + i, within the window.
+  at::Tensor mask;
+  const int64_t L = p0 + T;
+  if (T > 1 || (s.sliding_window > 0 && L > s.sliding_window)) {
+    at::Tensor i = at::arange(p0, L, at::kLong).view({T, 1}), j = at::arange(L, at::kLong).view({1, L});
+    mask = j <= i;
+    if (s.sliding_window > 0) mask = mask.logical_and(j > i - s.sliding_window);
+  } else {
+    mask = at::ones({T, L}, at::kBool);
+  }
+  x = Blocks(x, emb.cos(), emb.sin(), mask, false, cache);
+  cache->length = L;
+  x = RmsNorm(x, final_norm_, s.rms_norm_eps);
+  return at::matmul(x, lm_head_.t());
 }
 
 std::pair<at::Tensor, int64_t> MaskedNextTokenLoss(const at::Tensor& logits, const at::Tensor& ids, const at::Tensor& mask) {

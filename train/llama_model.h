@@ -29,6 +29,13 @@ struct LlamaBlock {
   LoraLinear* Module(const std::string& name);
 };
 
+// Keys and values of the positions seen so far, per layer (B, kv_heads, L, head_dim),
+// for generation: each new token attends to them without recomputing them.
+struct KvCache {
+  std::vector<at::Tensor> k, v;
+  int64_t length = 0;
+};
+
 class LlamaModel {
  public:
   // Loads config.json and the weights (F32, F16 or BF16) from a Hugging Face directory.
@@ -54,10 +61,20 @@ class LlamaModel {
   // Called in Forward with the input (B, T, in) of every block linear layer
   // (module names as in ListWeights: "q_proj" ... "down_proj"), e.g. to collect
   // activation statistics for an importance matrix. Empty: no calls.
+  // Incremental forward for generation: `ids` (B, T) continue the sequence the
+  // cache holds (positions cache->length ...); returns their logits (B, T, V)
+  // and extends the cache. Same results as Forward over the whole sequence.
+  at::Tensor ForwardCached(const at::Tensor& ids, KvCache* cache) const;
+
   using InputObserver = std::function<void(int layer, const std::string& module, const at::Tensor& x)>;
   void SetInputObserver(InputObserver f) { observer_ = std::move(f); }
 
  private:
+  // The decoder blocks over embeddings x (B, T, H) with rotary tables and the
+  // attention mask (undefined: causal); with a cache, attention also covers
+  // the cached positions, and the cache grows by T.
+  at::Tensor Blocks(at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
+                    bool training, KvCache* cache) const;
   InputObserver observer_;
   ModelSpec spec_;
   at::Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
