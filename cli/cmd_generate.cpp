@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -18,10 +19,10 @@ namespace {
 struct GenerateArgs {
   std::string model, adapter, prompt, system, format = "auto";
   bool raw = false, ids = false;
-  int64_t max_new_tokens = 128, top_k = 0;
-  double temperature = 0.0, top_p = 1.0;
-  uint64_t seed = 0;
+  SamplingArgs sampling;
 };
+
+}  // namespace
 
 std::string Join(const std::vector<int>& v) {
   std::string s;
@@ -29,54 +30,92 @@ std::string Join(const std::vector<int>& v) {
   return s;
 }
 
-Status RunGenerate(const GenerateArgs& a) {
-  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(a.model));
-  std::vector<int> prompt, stop;
-  if (tok->eos_id() >= 0) stop.push_back(tok->eos_id());
-  if (a.raw) {
-    prompt = tok->Encode(a.prompt);
-    if (tok->add_bos() && tok->bos_id() >= 0) prompt.insert(prompt.begin(), tok->bos_id());
-  } else {
-    auto tmpl = data::LoadChatTemplate(a.model, *tok, a.format);
-    if (!tmpl.ok())
-      return InvalidInput(tmpl.status().message() + "; HINT: --raw sends the prompt as plain text");
-    std::vector<data::ChatMessage> msgs;
-    if (!a.system.empty()) msgs.push_back({"system", a.system});
-    msgs.push_back({"user", a.prompt});
-    ST_ASSIGN_OR_RETURN(data::RenderedChat chat, tmpl->Render(msgs, /*add_generation_prompt=*/true));
-    prompt = data::TokenizeChat(*tok, chat).ids;
-    // The family's end-of-turn markers that are single tokens end the reply too (<|im_end|>, <|eot_id|>).
-    ST_ASSIGN_OR_RETURN(data::OllamaChat oc, data::OllamaChatFor(*tmpl));
-    for (const auto& s : oc.stops) {
-      std::vector<size_t> starts;
-      std::vector<int> one = tok->EncodeWithOffsets(s, &starts);
-      if (one.size() == 1 && tok->Piece(one[0]) == s) stop.push_back(one[0]);
-    }
+StatusOr<std::vector<int>> PromptIds(const data::Tokenizer& tok, const std::string& model, bool raw,
+                                     const std::string& format, const std::string& system, const std::string& user,
+                                     std::vector<int>* stop) {
+  std::vector<int> prompt;
+  if (tok.eos_id() >= 0 && std::find(stop->begin(), stop->end(), tok.eos_id()) == stop->end()) stop->push_back(tok.eos_id());
+  if (raw) {
+    prompt = tok.Encode(user);
+    if (tok.add_bos() && tok.bos_id() >= 0) prompt.insert(prompt.begin(), tok.bos_id());
+    return prompt;
   }
-  const std::string out = (fs::temp_directory_path() / ("slicetune-generate-" + std::to_string(::getpid()))).string();
-  std::vector<std::string> argv = {TrainBinary(), "generate", "--model", a.model, "--ids", Join(prompt),
-                                   "--stop", Join(stop), "--max-new-tokens", std::to_string(a.max_new_tokens),
-                                   "--temperature", std::to_string(a.temperature), "--top-k", std::to_string(a.top_k),
-                                   "--top-p", std::to_string(a.top_p), "--seed", std::to_string(a.seed), "-o", out};
-  if (!a.adapter.empty()) {
+  auto tmpl = data::LoadChatTemplate(model, tok, format);
+  if (!tmpl.ok()) return InvalidInput(tmpl.status().message() + "; HINT: --raw sends the prompt as plain text");
+  std::vector<data::ChatMessage> msgs;
+  if (!system.empty()) msgs.push_back({"system", system});
+  msgs.push_back({"user", user});
+  ST_ASSIGN_OR_RETURN(data::RenderedChat chat, tmpl->Render(msgs, /*add_generation_prompt=*/true));
+  prompt = data::TokenizeChat(tok, chat).ids;
+  // The family's end-of-turn markers that are single tokens end the reply too (<|im_end|>, <|eot_id|>).
+  ST_ASSIGN_OR_RETURN(data::OllamaChat oc, data::OllamaChatFor(*tmpl));
+  for (const auto& s : oc.stops) {
+    std::vector<size_t> starts;
+    std::vector<int> one = tok.EncodeWithOffsets(s, &starts);
+    if (one.size() == 1 && tok.Piece(one[0]) == s && std::find(stop->begin(), stop->end(), one[0]) == stop->end())
+      stop->push_back(one[0]);
+  }
+  return prompt;
+}
+
+Status GenerateInChild(const std::string& model, const std::string& adapter, const std::vector<std::vector<int>>& prompts,
+                       const std::vector<int>& stop, const SamplingArgs& s, std::vector<std::vector<int>>* out) {
+  const std::string base = (fs::temp_directory_path() / ("slicetune-generate-" + std::to_string(::getpid()))).string();
+  std::string lines;
+  for (const auto& p : prompts) lines += Join(p) + "\n";
+  ST_RETURN_IF_ERROR(WriteFileAtomic(base + ".in", lines));
+  std::vector<std::string> argv = {TrainBinary(), "generate", "--model", model, "--ids-file", base + ".in",
+                                   "--stop", Join(stop), "--max-new-tokens", std::to_string(s.max_new_tokens),
+                                   "--temperature", std::to_string(s.temperature), "--top-k", std::to_string(s.top_k),
+                                   "--top-p", std::to_string(s.top_p), "--seed", std::to_string(s.seed), "-o", base + ".out"};
+  if (!adapter.empty()) {
     argv.push_back("--adapter");
-    argv.push_back(a.adapter);
+    argv.push_back(adapter);
   }
   Status st = RunChild(argv);
-  StatusOr<std::string> text = st.ok() ? ReadFile(out) : StatusOr<std::string>(st);
+  StatusOr<std::string> text = st.ok() ? ReadFile(base + ".out") : StatusOr<std::string>(st);
   std::error_code ec;
-  fs::remove(out, ec);
+  fs::remove(base + ".in", ec);
+  fs::remove(base + ".out", ec);
   if (!text.ok()) return text.status();
-  std::vector<int> ids;
+  out->clear();
   std::istringstream in(*text);
-  int x;
-  while (in >> x) ids.push_back(x);
-  if (a.ids) std::cout << Join(ids) << "\n";
-  else std::cout << tok->Decode(ids) << "\n";
+  for (std::string line; std::getline(in, line);) {
+    std::vector<int> ids;
+    std::istringstream l(line);
+    int x;
+    while (l >> x) ids.push_back(x);
+    out->push_back(std::move(ids));
+  }
+  if (out->size() != prompts.size())
+    return RuntimeError("slicetune-train generate returned " + std::to_string(out->size()) + " replies for " +
+                        std::to_string(prompts.size()) + " prompts");
+  return Status::Ok();
+}
+
+namespace {
+
+Status RunGenerate(const GenerateArgs& a) {
+  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(a.model));
+  std::vector<int> stop;
+  ST_ASSIGN_OR_RETURN(std::vector<int> prompt, PromptIds(*tok, a.model, a.raw, a.format, a.system, a.prompt, &stop));
+  std::vector<std::vector<int>> replies;
+  ST_RETURN_IF_ERROR(GenerateInChild(a.model, a.adapter, {prompt}, stop, a.sampling, &replies));
+  if (a.ids) std::cout << Join(replies[0]) << "\n";
+  else std::cout << tok->Decode(replies[0]) << "\n";
   return Status::Ok();
 }
 
 }  // namespace
+
+void AddSamplingOptions(CLI::App* cmd, SamplingArgs* s) {
+  cmd->add_option("--max-new-tokens", s->max_new_tokens, "At most this many new tokens")->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--temperature", s->temperature, "0: greedy; above: sampled")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-k", s->top_k, "Sample among the k likeliest (0: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", s->top_p, "Sample within this probability mass")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", s->seed, "Sampling seed");
+}
 
 void AddGenerate(CLI::App& app, Status* result) {
   auto* cmd = app.add_subcommand("generate",
@@ -89,12 +128,7 @@ void AddGenerate(CLI::App& app, Status* result) {
   cmd->add_option("--system", a->system, "A system message before it");
   cmd->add_flag("--raw", a->raw, "No chat template: continue the prompt text itself (BOS added as the tokenizer does)");
   cmd->add_option("--format", a->format, "Chat format: auto (from the template), chatml, llama3, llama2, mistral");
-  cmd->add_option("--max-new-tokens", a->max_new_tokens, "At most this many new tokens")->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--temperature", a->temperature, "0: greedy; above: sampled")->capture_default_str()->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--top-k", a->top_k, "Sample among the k likeliest (0: all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->top_p, "Sample within this probability mass")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--seed", a->seed, "Sampling seed");
+  AddSamplingOptions(cmd, &a->sampling);
   cmd->add_flag("--ids", a->ids, "Print the new token ids instead of text");
   cmd->callback([a, result] { *result = RunGenerate(*a); });
 }

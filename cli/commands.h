@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/tokenize/tokenizer.h"
 
 namespace st::cli {
 
@@ -23,6 +24,25 @@ void AddInspect(CLI::App& app, Status* result);
 void AddImatrix(CLI::App& app, Status* result);
 // `slicetune generate` (tokenizes here, generates in slicetune-train)
 void AddGenerate(CLI::App& app, Status* result);
+// `slicetune eval`: a slice's task metrics on held-out pairs (cmd_eval.cpp)
+void AddEval(CLI::App& app, Status* result);
+
+struct SamplingArgs {
+  int64_t max_new_tokens = 128, top_k = 0;
+  double temperature = 0.0, top_p = 1.0;
+  uint64_t seed = 0;
+};
+void AddSamplingOptions(CLI::App* cmd, SamplingArgs* s);
+std::string Join(const std::vector<int>& v);
+// The prompt's ids: `user` (after `system`, if any) through the model's chat
+// template with the generation prompt, or as plain text with `raw`. Adds the
+// ids that end a reply (EOS, the family's end-of-turn token) to *stop.
+StatusOr<std::vector<int>> PromptIds(const data::Tokenizer& tok, const std::string& model, bool raw,
+                                     const std::string& format, const std::string& system, const std::string& user,
+                                     std::vector<int>* stop);
+// Replies to every prompt, generated in one slicetune-train process.
+Status GenerateInChild(const std::string& model, const std::string& adapter, const std::vector<std::vector<int>>& prompts,
+                       const std::vector<int>& stop, const SamplingArgs& s, std::vector<std::vector<int>>* out);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   st::cli::AddTrain(app, &result);
   st::cli::AddImatrix(app, &result);
   st::cli::AddGenerate(app, &result);
+  st::cli::AddEval(app, &result);
 #endif
   st::cli::AddExport(app, &result);
   st::cli::AddTokenize(app, &result);

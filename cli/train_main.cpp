@@ -61,7 +61,8 @@ std::vector<int64_t> ParseIds(const std::string& text) {
 }
 
 st::Status GenerateIds(const std::string& model_dir, const std::string& adapter_dir, const std::string& ids,
-                       const std::string& stop, st::train::GenerateOptions o, const std::string& out) {
+                       const std::string& ids_file, const std::string& stop, st::train::GenerateOptions o,
+                       const std::string& out) {
   at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
   auto model = st::train::LlamaModel::Load(model_dir);
   if (!model.ok()) return model.status();
@@ -71,16 +72,28 @@ st::Status GenerateIds(const std::string& model_dir, const std::string& adapter_
     if (!ad.ok()) return ad.status();
     ST_RETURN_IF_ERROR(model->LoadAdapter(*ad));
   }
-  const std::vector<int64_t> prompt = ParseIds(ids);
-  if (prompt.empty()) return st::InvalidInput("--ids: no token ids");
-  for (int64_t t : prompt)
-    if (t < 0 || t >= model->spec().vocab_size)
-      return st::InvalidInput("--ids: token " + std::to_string(t) + " outside the vocabulary of " + model_dir);
+  std::vector<std::string> prompts = {ids};
+  if (!ids_file.empty()) {
+    auto text = st::ReadFile(ids_file);
+    if (!text.ok()) return text.status();
+    prompts.clear();
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);) prompts.push_back(line);
+  }
   o.stop_ids = ParseIds(stop);
-  const std::vector<int64_t> got = st::train::Generate(*model, prompt, o);
   std::string text;
-  for (size_t i = 0; i < got.size(); ++i) text += (i ? " " : "") + std::to_string(got[i]);
-  return st::WriteFileAtomic(out, text + "\n");
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    const std::vector<int64_t> prompt = ParseIds(prompts[p]);
+    const std::string where = ids_file.empty() ? std::string("--ids") : ids_file + ":" + std::to_string(p + 1);
+    if (prompt.empty()) return st::InvalidInput(where + ": no token ids");
+    for (int64_t t : prompt)
+      if (t < 0 || t >= model->spec().vocab_size)
+        return st::InvalidInput(where + ": token " + std::to_string(t) + " outside the vocabulary of " + model_dir);
+    const std::vector<int64_t> got = st::train::Generate(*model, prompt, o);
+    for (size_t i = 0; i < got.size(); ++i) text += (i ? " " : "") + std::to_string(got[i]);
+    text += "\n";
+  }
+  return st::WriteFileAtomic(out, text);
 }
 
 }  // namespace
@@ -106,7 +119,10 @@ int main(int argc, char** argv) {
   st::train::GenerateOptions gopt;
   gen->add_option("--model", gen_model, "Hugging Face model directory")->required();
   gen->add_option("--adapter", gen_adapter, "PEFT adapter to apply");
-  gen->add_option("--ids", gen_ids, "Prompt token ids, space separated")->required();
+  std::string gen_ids_file;
+  auto* ids_opt = gen->add_option("--ids", gen_ids, "Prompt token ids, space separated");
+  gen->add_option("--ids-file", gen_ids_file, "One prompt per line (token ids); the output has one line per prompt")
+      ->excludes(ids_opt);
   gen->add_option("--stop", gen_stop, "Token ids that end the reply, space separated");
   gen->add_option("--max-new-tokens", gopt.max_new_tokens)->check(CLI::Range(1, 1000000));
   gen->add_option("--temperature", gopt.temperature)->check(CLI::Range(0.0, 100.0));
@@ -123,7 +139,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   st::Status s;
-  if (*gen) s = GenerateIds(gen_model, gen_adapter, gen_ids, gen_stop, gopt, gen_out);
+  if (*gen) s = GenerateIds(gen_model, gen_adapter, gen_ids, gen_ids_file, gen_stop, gopt, gen_out);
   else if (*im) s = Imatrix(job);
   else if (!recipe.empty()) s = Train(recipe, sets, resume);
   else s = st::InvalidInput("give a RECIPE to train, or the imatrix subcommand (see --help)");

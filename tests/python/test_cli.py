@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import SLICETUNE, SRC, run
 
-SUBCOMMANDS = ["run", "init-model", "data", "train", "imatrix", "generate", "export", "tokenize", "inspect"]
+SUBCOMMANDS = ["run", "init-model", "data", "train", "imatrix", "generate", "eval", "export", "tokenize", "inspect"]
 
 
 def test_help_lists_exactly_the_working_subcommands():
