@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# CPU LoRA training: ours against transformers + peft, side by side in one run on
+# the same random-initialized Llama-shaped model (~60M parameters: 8 blocks of
+# hidden 768, 12 heads, MLP 2048), the same shards (sequence length 512, the
+# sample corpus packed), the same batch, rank, targets (all linear layers), fp32,
+# AdamW, both using every core. Reports tokens/s over the training loop (first
+# step excluded on both sides) and peak RSS (/usr/bin/time -v).
+#
+#   bash bench/train_cpu.sh [STEPS]        (default 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${ST_BINARY_DIR:-build/release}
+steps=${1:-12}
+py=build/venv/bin/python
+work=build/bench/train-cpu
+rm -rf "$work" && mkdir -p "$work"
+[[ -d build/bench/tiny-tok ]] || "$bin/bin/slicetune" init-model --preset tiny build/bench/tiny-tok >/dev/null
+"$py" - "$work/model" build/bench/tiny-tok <<'PY'
+import json, os, shutil, sys
+import numpy as np
+from safetensors.numpy import save_file
+out, tok = sys.argv[1], sys.argv[2]
+os.makedirs(out)
+for f in ("tokenizer.model", "tokenizer_config.json"):
+    shutil.copy(os.path.join(tok, f), out)
+cfg = json.load(open(os.path.join(tok, "config.json")))
+H, I, L, nh = 768, 2048, 8, 12
+cfg.update(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=nh, num_key_value_heads=nh,
+           head_dim=H // nh, max_position_embeddings=1024)
+json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=2)
+rng = np.random.default_rng(0)
+m = lambda o, i: (rng.standard_normal((o, i), dtype=np.float32) * 0.02)
+t = {"model.embed_tokens.weight": m(cfg["vocab_size"], H), "lm_head.weight": m(cfg["vocab_size"], H),
+     "model.norm.weight": np.ones(H, np.float32)}
+for i in range(L):
+    p = f"model.layers.{i}."
+    t[p + "input_layernorm.weight"] = np.ones(H, np.float32)
+    t[p + "post_attention_layernorm.weight"] = np.ones(H, np.float32)
+    for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        t[p + "self_attn." + n + ".weight"] = m(H, H)
+    t[p + "mlp.gate_proj.weight"], t[p + "mlp.up_proj.weight"], t[p + "mlp.down_proj.weight"] = m(I, H), m(I, H), m(H, I)
+save_file(t, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+print(f"model: {sum(v.size for v in t.values()) / 1e6:.1f}M parameters", file=sys.stderr)
+PY
+cat > "$work/recipe.yaml" <<YAML
+name: bench-train
+base_model: $work/model
+output_dir: $work/ours
+seed: 1
+data:
+  sources: [{path: recipes/data/smoke/corpus.txt, format: text}]
+  template: none
+  seq_len: 512
+  pack: true
+  val_fraction: 0.0
+lora: {variant: lora, rank: 16, alpha: 32, dropout: 0.0,
+       targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}
+train: {steps: $steps, batch_size: 4, grad_accum: 1, lr: 1.0e-4, schedule: constant, warmup: 0,
+        precision: fp32, max_grad_norm: 1.0, log_every: 1000}
+YAML
+"$bin/bin/slicetune" data build "$work/recipe.yaml" 2>/dev/null
+/usr/bin/time -v "$bin/bin/slicetune" train "$work/recipe.yaml" 2> "$work/ours.time" >/dev/null
+/usr/bin/time -v "$py" - "$work" "$steps" 2> "$work/peer.time" > "$work/peer.json" <<'PY'
+import glob, json, sys, time
+import h5py, numpy as np, torch, transformers, peft
+work, steps = sys.argv[1], int(sys.argv[2])
+torch.manual_seed(1)
+m = transformers.AutoModelForCausalLM.from_pretrained(work + "/model", dtype=torch.float32, attn_implementation="sdpa")
+m = peft.get_peft_model(m, peft.LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=[
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+m.train()
+opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.0)
+with h5py.File(glob.glob(work + "/ours/shards/train-*.h5")[0]) as f:
+    ids = torch.tensor(f["input_ids"][:].astype(np.int64))
+    mask = torch.tensor(f["loss_mask"][:].astype(np.int64))
+n, t0, tokens = ids.shape[0], None, 0
+for step in range(steps):
+    if step == 1:
+        t0 = time.perf_counter()
+    rows = torch.arange(step * 4, step * 4 + 4) % n
+    x, y = ids[rows], ids[rows].clone()
+    y[mask[rows] == 0] = -100
+    loss = m(input_ids=x, labels=y).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for p in m.parameters() if p.requires_grad], 1.0)
+    opt.step()
+    opt.zero_grad()
+    if step >= 1:
+        tokens += x.numel()
+print(json.dumps({"tokens_per_second": tokens / (time.perf_counter() - t0)}))
+PY
+peer_tps=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['tokens_per_second'])" "$work/peer.json")
+ours_tps=$("$py" - "$work/ours/train_log.json" <<'PY'
+import json, sys
+log = [e for e in json.load(open(sys.argv[1]))["log"] if "loss" in e]
+# all tokens of a step (batch 4 x 512) over the step's time (target tokens / their rate), first step excluded
+secs = sum(e["tokens"] / e["tokens_per_second"] for e in log[1:])
+print(len(log[1:]) * 4 * 512 / secs)
+PY
+)
+field() { grep -F "$1" "$2" | sed 's/.*: //'; }
+rss_o=$(field "Maximum resident set size" "$work/ours.time"); rss_p=$(field "Maximum resident set size" "$work/peer.time")
+echo "threads: $(nproc); steps: $steps (first excluded from the rate); batch 4 x 512 tokens, rank 16, all linear layers, fp32"
+echo "ours:               $(printf '%.0f' "$ours_tps") tokens/s, peak RSS $(( rss_o / 1024 )) MB"
+echo "transformers+peft:  $(printf '%.0f' "$peer_tps") tokens/s, peak RSS $(( rss_p / 1024 )) MB"
+awk -v a="$ours_tps" -v b="$peer_tps" -v c="$rss_o" -v d="$rss_p" 'BEGIN { printf "ratio ours/peer: tokens/s %.2fx, peak RSS %.2f\n", a / b, c / d }'
