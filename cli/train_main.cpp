@@ -12,9 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/base_fingerprint.h"
 #include "core/file_io.h"
-#include "core/lora_adapter.h"
 #include "train/generate.h"
 #include "train/imatrix_collect.h"
 #include "train/trainer.h"
@@ -66,12 +64,7 @@ st::Status GenerateIds(const std::string& model_dir, const std::string& adapter_
   at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
   auto model = st::train::LlamaModel::Load(model_dir);
   if (!model.ok()) return model.status();
-  if (!adapter_dir.empty()) {
-    ST_RETURN_IF_ERROR(st::CheckAdapterBase(adapter_dir, model_dir));
-    auto ad = st::LoadLoraAdapter(adapter_dir, model->spec());
-    if (!ad.ok()) return ad.status();
-    ST_RETURN_IF_ERROR(model->LoadAdapter(*ad));
-  }
+  if (!adapter_dir.empty()) ST_RETURN_IF_ERROR(model->LoadAdapterDir(adapter_dir, model_dir));
   std::vector<std::string> prompts = {ids};
   if (!ids_file.empty()) {
     auto text = st::ReadFile(ids_file);

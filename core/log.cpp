@@ -9,8 +9,8 @@ namespace st {
 void LogInfo(const std::string& msg) { std::fprintf(stderr, "slicetune: %s\n", msg.c_str()); }
 void LogWarn(const std::string& msg) { std::fprintf(stderr, "slicetune: warning: %s\n", msg.c_str()); }
 
-Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2)) {
+Progress::Progress(std::string label, int64_t total, std::string unit, int64_t start)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), start_done_(start), done_(start), tty_(::isatty(2)) {
   start_ = last_print_ = std::chrono::steady_clock::now();
 }
 
@@ -31,7 +31,7 @@ void Progress::Finish(const std::string& extra) {
 
 void Progress::Print(bool final, const std::string& extra) {
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate = el > 0 ? done_ / el : 0.0;
+  double rate = el > 0 ? (done_ - start_done_) / el : 0.0;
   double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
   if (total_ < 0) {  // open-ended: a count and a rate
     std::fprintf(stderr, tty_ ? "\r%s %lld %s (%.1f %s/s) %s\033[K%s" : "slicetune: %s %lld %s (%.1f %s/s) %s%s\n",

@@ -15,14 +15,15 @@ void LogWarn(const std::string& msg);
 class Progress {
  public:
   // `total` < 0: open-ended (count and rate, no bar).
-  Progress(std::string label, int64_t total, std::string unit = "it");
+  // `start`: work already done before this run (a resumed job): rate and ETA count from it.
+  Progress(std::string label, int64_t total, std::string unit = "it", int64_t start = 0);
   void Update(int64_t done, const std::string& extra = "");
   void Finish(const std::string& extra = "");
 
  private:
   void Print(bool final, const std::string& extra);
   std::string label_, unit_;
-  int64_t total_, done_ = 0;
+  int64_t total_, start_done_, done_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_print_;
 };

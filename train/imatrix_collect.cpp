@@ -8,10 +8,8 @@
 #include <map>
 #include <thread>
 
-#include "core/base_fingerprint.h"
 #include "core/file_io.h"
 #include "core/hash.h"
-#include "core/lora_adapter.h"
 #include "core/model_spec.h"
 #include "export/imatrix.h"
 #include "train/llama_model.h"
@@ -37,11 +35,7 @@ StatusOr<ImatrixSummary> CollectImatrix(const ImatrixJob& job) {
   ST_ASSIGN_OR_RETURN(LlamaModel model, LlamaModel::Load(job.model_dir));
   if (at::max(rows.ids).item<int64_t>() >= model.spec().vocab_size)
     return InvalidInput(manifest + ": shards hold token ids beyond the model's vocab_size");
-  if (!job.adapter_dir.empty()) {
-    ST_RETURN_IF_ERROR(CheckAdapterBase(job.adapter_dir, job.model_dir));
-    ST_ASSIGN_OR_RETURN(LoraAdapter ad, LoadLoraAdapter(job.adapter_dir, model.spec()));
-    ST_RETURN_IF_ERROR(model.LoadAdapter(ad));
-  }
+  if (!job.adapter_dir.empty()) ST_RETURN_IF_ERROR(model.LoadAdapterDir(job.adapter_dir, job.model_dir));
   std::map<std::pair<int, std::string>, std::string> gguf_name;
   for (const auto& w : ListWeights(model.spec()))
     if (!w.module.empty()) gguf_name[{w.layer, w.module}] = w.gguf;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/base_fingerprint.h"
 #include "core/safetensors.h"
 
 namespace st::train {
@@ -100,6 +101,12 @@ Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
       lin->magnitude = at::from_blob(const_cast<float*>(pair.magnitude.data()), {out}, at::kFloat).clone().set_requires_grad(true);
   }
   return Status::Ok();
+}
+
+Status LlamaModel::LoadAdapterDir(const std::string& adapter_dir, const std::string& model_dir) {
+  ST_RETURN_IF_ERROR(CheckAdapterBase(adapter_dir, model_dir));
+  ST_ASSIGN_OR_RETURN(LoraAdapter ad, LoadLoraAdapter(adapter_dir, spec_));
+  return LoadAdapter(ad);
 }
 
 LoraAdapter LlamaModel::ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha,

@@ -48,6 +48,9 @@ class LlamaModel {
   void AttachLora(const LoraConfig& c, uint64_t seed);
   // Loads trained factors (PEFT adapter) into the model.
   Status LoadAdapter(const LoraAdapter& adapter);
+  // Reads the PEFT adapter in `adapter_dir` and loads it, after checking it was
+  // trained on the base in `model_dir` (core/base_fingerprint.h).
+  Status LoadAdapterDir(const std::string& adapter_dir, const std::string& model_dir);
   // Copies the LoRA factors out as a PEFT adapter.
   LoraAdapter ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout) const;
   LoraAdapter ExportAdapter(const LoraConfig& c) const;

@@ -201,7 +201,7 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
   };
   if (start == 0) evaluate(0);  // the baseline, before any training
 
-  Progress prog("train", r.train.steps, "steps");
+  Progress prog("train", r.train.steps, "steps", start);
   auto t0 = std::chrono::steady_clock::now();
   int64_t skipped = 0;
   for (int64_t step = start; step < r.train.steps; ++step) {

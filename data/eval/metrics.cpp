@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/utf8.h"
+#include "data/tokenize/chat_template.h"
 
 namespace st::data {
 
@@ -15,15 +16,8 @@ double CharCounts::f1() const {
   return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
 }
 
-std::string TrimSpace(const std::string& s) {
-  const char* ws = " \t\r\n\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 bool ExactMatch(const std::string& prediction, const std::string& reference) {
-  return TrimSpace(prediction) == TrimSpace(reference);
+  return PyStrip(prediction) == PyStrip(reference);
 }
 
 std::vector<Edit> CharEdits(const std::u32string& a, const std::u32string& b) {
@@ -66,9 +60,9 @@ std::vector<Edit> CharEdits(const std::u32string& a, const std::u32string& b) {
 }
 
 CharCounts CorrectionCounts(const std::string& source, const std::string& reference, const std::string& prediction) {
-  const std::u32string src = DecodeUtf8(TrimSpace(source));
-  const std::vector<Edit> gold = CharEdits(src, DecodeUtf8(TrimSpace(reference)));
-  const std::vector<Edit> pred = CharEdits(src, DecodeUtf8(TrimSpace(prediction)));
+  const std::u32string src = DecodeUtf8(PyStrip(source));
+  const std::vector<Edit> gold = CharEdits(src, DecodeUtf8(PyStrip(reference)));
+  const std::vector<Edit> pred = CharEdits(src, DecodeUtf8(PyStrip(prediction)));
   const std::set<Edit> g(gold.begin(), gold.end());
   CharCounts c;
   for (const Edit& e : pred) (g.count(e) ? c.tp : c.fp) += 1;
@@ -78,9 +72,9 @@ CharCounts CorrectionCounts(const std::string& source, const std::string& refere
 
 CharCounts OverlapCounts(const std::string& reference, const std::string& prediction) {
   std::map<char32_t, int64_t> ref;
-  for (char32_t ch : DecodeUtf8(TrimSpace(reference))) ++ref[ch];
+  for (char32_t ch : DecodeUtf8(PyStrip(reference))) ++ref[ch];
   CharCounts c;
-  for (char32_t ch : DecodeUtf8(TrimSpace(prediction))) {
+  for (char32_t ch : DecodeUtf8(PyStrip(prediction))) {
     auto it = ref.find(ch);
     if (it != ref.end() && it->second > 0) {
       --it->second;

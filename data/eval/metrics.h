@@ -31,7 +31,7 @@ struct CharCounts {
   }
 };
 
-std::string TrimSpace(const std::string& s);
+// Texts are compared stripped of surrounding whitespace (Python's str.strip, PyStrip).
 bool ExactMatch(const std::string& prediction, const std::string& reference);
 
 using Edit = std::tuple<int64_t, int64_t, std::u32string>;  // source [start, end) -> replacement

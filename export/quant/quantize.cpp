@@ -305,7 +305,6 @@ uint64_t RowBytes(Type t, int64_t n) {
   return (uint64_t)(n / i.block_values) * i.block_bytes;
 }
 
-bool RowFits(Type t, int64_t n) { return n % Info(t).block_values == 0; }
 
 bool IsQuantized(Type t) { return t != Type::kF32 && t != Type::kF16 && t != Type::kBF16; }
 

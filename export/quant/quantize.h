@@ -32,8 +32,6 @@ StatusOr<Type> ParseType(const std::string& name);
 std::string KnownTypeNames();
 // Bytes for `n` values of type t (n must be a multiple of the block size).
 uint64_t RowBytes(Type t, int64_t n);
-// True when a row of `n` values can be stored as t.
-bool RowFits(Type t, int64_t n);
 
 // True for the block types (everything but f32, f16, bf16).
 bool IsQuantized(Type t);

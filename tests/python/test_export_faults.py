@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import SLICETUNE, run
+from conftest import SLICETUNE, llama_weights, run
 
 gguf = pytest.importorskip("gguf")
 
@@ -18,33 +18,9 @@ gguf = pytest.importorskip("gguf")
 @pytest.fixture(scope="module")
 def big_model(fixture_dir, tmp_path_factory):
     """Large enough that a scalar Q4_K_M export takes a while (about 27M parameters)."""
-    import json
-    import shutil
-    import numpy as np
     from safetensors.numpy import save_file
     d = tmp_path_factory.mktemp("big") / "m"
-    d.mkdir()
-    base = os.path.join(fixture_dir, "tiny-base")
-    for f in ("tokenizer.model", "tokenizer_config.json"):
-        shutil.copy(os.path.join(base, f), d)
-    cfg = json.load(open(os.path.join(base, "config.json")))
-    H, inter, L = 512, 1536, 8
-    cfg.update(hidden_size=H, intermediate_size=inter, num_hidden_layers=L, num_attention_heads=8,
-               num_key_value_heads=8, head_dim=64)
-    json.dump(cfg, open(d / "config.json", "w"))
-    rng = np.random.default_rng(0)
-    m = lambda o, i: (rng.standard_normal((o, i), dtype=np.float32) * 0.02)
-    t = {"model.embed_tokens.weight": m(cfg["vocab_size"], H), "lm_head.weight": m(cfg["vocab_size"], H),
-         "model.norm.weight": np.ones(H, np.float32)}
-    for i in range(L):
-        p = f"model.layers.{i}."
-        t[p + "input_layernorm.weight"] = np.ones(H, np.float32)
-        t[p + "post_attention_layernorm.weight"] = np.ones(H, np.float32)
-        for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            t[p + "self_attn." + n + ".weight"] = m(H, H)
-        t[p + "mlp.gate_proj.weight"] = m(inter, H)
-        t[p + "mlp.up_proj.weight"] = m(inter, H)
-        t[p + "mlp.down_proj.weight"] = m(H, inter)
+    t, _ = llama_weights(os.path.join(fixture_dir, "tiny-base"), str(d), 512, 1536, 8, 8, 8)
     save_file(t, str(d / "model.safetensors"), metadata={"format": "pt"})
     return str(d)
 

@@ -3,14 +3,12 @@ we write equals, tensor by tensor (type and bytes), what llama.cpp's own
 llama_model_quantize writes from our F32 GGUF of the same model, with and
 without an imatrix; llama.cpp runs each one."""
 import ctypes
-import json
 import os
-import shutil
 import struct
 
 import numpy as np
 import pytest
-from conftest import SLICETUNE, TEXTS, our_ids, run
+from conftest import SLICETUNE, TEXTS, llama_weights, our_ids, run
 
 gguf = pytest.importorskip("gguf")
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -25,33 +23,7 @@ MIXTURES = [t for t in FTYPES if t != "Q2_K_S"]  # Q2_K_S needs an imatrix (as i
 def make_model(tiny_base, out, layers, kv_heads, tied, seed, stress=True):
     """A small llama with rows of 256 (so the k-quants apply), ffn_down rows of
     384 (so llama.cpp's fallbacks apply) and blocks that stress the searches."""
-    os.makedirs(out)
-    for f in ("tokenizer.model", "tokenizer_config.json"):
-        shutil.copy(os.path.join(tiny_base, f), out)
-    cfg = json.load(open(os.path.join(tiny_base, "config.json")))
-    H, inter, heads, hd = 256, 384, 4, 64
-    cfg.update(hidden_size=H, intermediate_size=inter, num_hidden_layers=layers, num_attention_heads=heads,
-               num_key_value_heads=kv_heads, head_dim=hd, tie_word_embeddings=tied)
-    json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=2)
-    rng = np.random.default_rng(seed)
-
-    def mat(o, i, s=0.02):
-        return (rng.standard_normal((o, i)) * s).astype(np.float32)
-
-    t = {"model.embed_tokens.weight": mat(cfg["vocab_size"], H, 1.0), "model.norm.weight": np.ones(H, np.float32)}
-    if not tied:
-        t["lm_head.weight"] = mat(cfg["vocab_size"], H)
-    for L in range(layers):
-        p = f"model.layers.{L}."
-        t[p + "input_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(H)).astype(np.float32)
-        t[p + "post_attention_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(H)).astype(np.float32)
-        t[p + "self_attn.q_proj.weight"] = mat(heads * hd, H)
-        t[p + "self_attn.k_proj.weight"] = mat(kv_heads * hd, H)
-        t[p + "self_attn.v_proj.weight"] = mat(kv_heads * hd, H)
-        t[p + "self_attn.o_proj.weight"] = mat(H, heads * hd)
-        t[p + "mlp.gate_proj.weight"] = mat(inter, H)
-        t[p + "mlp.up_proj.weight"] = mat(inter, H)
-        t[p + "mlp.down_proj.weight"] = mat(H, inter)
+    t, rng = llama_weights(tiny_base, out, 256, 384, layers, 4, kv_heads, tied, seed, head_dim=64)
     if not stress:
         save_file(t, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
         return out
