@@ -57,14 +57,24 @@ Status RunChild(const std::vector<std::string>& argv) {
   return RuntimeError(argv[0] + " was killed by signal " + std::to_string(WTERMSIG(status)));
 }
 
-Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume) {
+Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume,
+                    const std::string& slice, bool skip_current) {
   std::vector<std::string> argv = {TrainBinary(), recipe};
   if (resume) argv.push_back("--resume");
+  if (skip_current) argv.push_back("--skip-current");
+  if (!slice.empty()) {
+    argv.push_back("--slice");
+    argv.push_back(slice);
+  }
   for (const auto& o : overrides) {
     argv.push_back("--set");
     argv.push_back(o);
   }
   return RunChild(argv);
+}
+
+void AddSliceOption(CLI::App* cmd, std::string* slice) {
+  cmd->add_option("--slice", *slice, "Only this slice of a recipe with a `slices:` list (default: every slice)");
 }
 
 }  // namespace st::cli

@@ -9,19 +9,23 @@
 
 namespace st::cli {
 
-Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force) {
-  ST_ASSIGN_OR_RETURN(Recipe r, LoadRecipe(recipe, overrides));
-  if (!force) {
-    ST_ASSIGN_OR_RETURN(bool fresh, data::ShardsUpToDate(r));
-    if (fresh) {
-      LogInfo("data: shards in " + ShardsDir(r) + " are up to date, skipping");
-      return Status::Ok();
+Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force,
+                    const std::string& slice) {
+  ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(recipe, overrides, slice));
+  for (const Recipe& r : all) {
+    const std::string who = r.group.empty() ? "data: " : "data [" + r.name + "]: ";
+    if (!force) {
+      ST_ASSIGN_OR_RETURN(bool fresh, data::ShardsUpToDate(r));
+      if (fresh) {
+        LogInfo(who + "shards in " + ShardsDir(r) + " are up to date, skipping");
+        continue;
+      }
     }
+    ST_ASSIGN_OR_RETURN(data::BuildSummary s, data::BuildShards(r));
+    LogInfo(who + std::to_string(s.documents) + " documents -> " + std::to_string(s.train_sequences) + " train + " +
+            std::to_string(s.val_sequences) + " val sequences, " + std::to_string(s.target_tokens) +
+            " target tokens; manifest " + s.manifest_path);
   }
-  ST_ASSIGN_OR_RETURN(data::BuildSummary s, data::BuildShards(r));
-  LogInfo("data: " + std::to_string(s.documents) + " documents -> " + std::to_string(s.train_sequences) + " train + " +
-          std::to_string(s.val_sequences) + " val sequences, " + std::to_string(s.target_tokens) +
-          " target tokens; manifest " + s.manifest_path);
   return Status::Ok();
 }
 
@@ -59,6 +63,7 @@ void AddData(CLI::App& app, Status* result) {
     std::string recipe, task;
     std::vector<std::string> sets;
     bool merge = false;
+    std::string slice;
   };
   auto o = std::make_shared<Opts>();
   build->add_option("RECIPE", o->recipe, "Recipe YAML file")->required();
@@ -66,11 +71,16 @@ void AddData(CLI::App& app, Status* result) {
   build->add_option("--task", o->task,
                     "Run one task of a multi-task build: I/N (0-based), or 'env' to read SLURM_ARRAY_TASK_ID / "
                     "SLURM_ARRAY_TASK_COUNT (less SLURM_ARRAY_TASK_MIN) or RANK / WORLD_SIZE; then --merge");
+  AddSliceOption(build, &o->slice);
   build->add_flag("--merge", o->merge, "Merge the finished tasks' outputs into shards, manifest and report");
   build->callback([o, result] {
     *result = [&]() -> Status {
-      if (o->task.empty() && !o->merge) return EnsureShards(o->recipe, o->sets, /*force=*/true);
-      ST_ASSIGN_OR_RETURN(Recipe r, LoadRecipe(o->recipe, o->sets));
+      if (o->task.empty() && !o->merge) return EnsureShards(o->recipe, o->sets, /*force=*/true, o->slice);
+      ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(o->recipe, o->sets, o->slice));
+      if (all.size() != 1)
+        return InvalidInput("data build --task / --merge: " + o->recipe + " has " + std::to_string(all.size()) +
+                            " slices; name one with --slice");
+      const Recipe& r = all[0];
       if (o->merge) {
         ST_ASSIGN_OR_RETURN(data::BuildSummary s, data::MergeTaskOutputs(r));
         LogInfo("data: merged " + std::to_string(s.documents) + " documents -> " + std::to_string(s.train_sequences) +

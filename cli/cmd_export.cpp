@@ -15,14 +15,14 @@ namespace fs = std::filesystem;
 
 Status ModelfileBeside(const std::string& model_dir, const std::string& gguf, const std::string& comment);
 
-Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides) {
-  ST_ASSIGN_OR_RETURN(Recipe r, LoadRecipe(recipe, overrides));
+static Status ExportOne(const Recipe& r, const std::string& recipe) {
   const std::string adapter = AdapterDir(r);
   if (!PathExists((fs::path(adapter) / "adapter_config.json").string()))
     return InvalidInput(adapter + ": no trained adapter; run `slicetune train " + recipe + "` first");
   exporter::Provenance prov;
   prov.name = r.name;
   prov.slice = r.name;
+  if (!r.group.empty()) prov.name = r.group + "/" + r.name;
   prov.recipe_sha256 = r.hash;
   const std::string manifest = (fs::path(ShardsDir(r)) / "manifest.json").string();
   if (PathExists(manifest)) {
@@ -43,6 +43,12 @@ Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& o
     LogInfo("export: wrote " + out);
   }
   return WriteFileAtomic((fs::path(dir) / "recipe.resolved.yaml").string(), r.resolved_yaml);
+}
+
+Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice) {
+  ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(recipe, overrides, slice));
+  for (const Recipe& r : all) ST_RETURN_IF_ERROR(ExportOne(r, recipe));
+  return Status::Ok();
 }
 
 // A Modelfile beside a model GGUF: <stem>.Modelfile, FROM ./<file>.
@@ -67,10 +73,12 @@ void AddExport(CLI::App& app, Status* result) {
     bool pure = false, separate = false, modelfile = false;
     uint64_t max_shard_mb = 5000;
     std::vector<std::string> sets;
+    std::string slice;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("RECIPE", o->recipe, "Recipe YAML file: export every type its export section names");
   cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
+  AddSliceOption(cmd, &o->slice);
   cmd->add_option("--model", o->model, "Base model directory (instead of a recipe)");
   cmd->add_option("--adapter", o->adapters,
                   "PEFT adapter DIR or NAME=DIR (repeatable). One: merged into the GGUF (or converted, with --type "
@@ -94,7 +102,7 @@ void AddExport(CLI::App& app, Status* result) {
         *result = InvalidInput("export: give either RECIPE or --model, not both");
         return;
       }
-      *result = ExportRecipe(o->recipe, o->sets);
+      *result = ExportRecipe(o->recipe, o->sets, o->slice);
       return;
     }
     if (o->model.empty() || o->type.empty() || o->out.empty()) {

@@ -7,6 +7,17 @@
 namespace st::cli {
 namespace fs = std::filesystem;
 
+static Status CollectInChild(const std::string& model, const std::string& adapter, const std::string& shards,
+                             const std::string& split, int64_t max_rows, const std::string& out) {
+  std::vector<std::string> argv = {TrainBinary(), "imatrix", "--model", model, "--shards", shards,
+                                   "--split", split, "--max-rows", std::to_string(max_rows), "-o", out};
+  if (!adapter.empty()) {
+    argv.push_back("--adapter");
+    argv.push_back(adapter);
+  }
+  return RunChild(argv);
+}
+
 void AddImatrix(CLI::App& app, Status* result) {
   auto* cmd = app.add_subcommand(
       "imatrix", "Importance matrix (llama.cpp's imatrix format) from our forward pass over a slice's own shards, for "
@@ -15,10 +26,12 @@ void AddImatrix(CLI::App& app, Status* result) {
     std::string recipe, model, adapter, shards, out, split = "train";
     int64_t max_rows = 0;
     std::vector<std::string> sets;
+    std::string slice;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("RECIPE", o->recipe, "Recipe: its base model, its trained adapter (when there is one) and its shards");
   cmd->add_option("--set", o->sets, "Override a recipe field: key.path=value (repeatable)");
+  AddSliceOption(cmd, &o->slice);
   cmd->add_option("--model", o->model, "Base model directory (instead of a recipe)");
   cmd->add_option("--adapter", o->adapter, "PEFT adapter to merge before collecting");
   cmd->add_option("--shards", o->shards, "Shard directory from `slicetune data build` (instead of a recipe)");
@@ -32,33 +45,30 @@ void AddImatrix(CLI::App& app, Status* result) {
         *result = InvalidInput("imatrix: give either RECIPE or --model/--shards, not both");
         return;
       }
-      *result = EnsureShards(o->recipe, o->sets, /*force=*/false);
-      if (!result->ok()) return;
-      auto r = LoadRecipe(o->recipe, o->sets);
-      if (!r.ok()) {
-        *result = r.status();
-        return;
-      }
-      o->model = r->base_model;
-      o->shards = ShardsDir(*r);
-      if (o->adapter.empty() && PathExists((fs::path(AdapterDir(*r)) / "adapter_config.json").string()))
-        o->adapter = AdapterDir(*r);
-      if (o->out.empty()) {
-        *result = MakeDirs(ExportDir(*r));
-        if (!result->ok()) return;
-        o->out = (fs::path(ExportDir(*r)) / (r->name + "-imatrix.gguf")).string();
-      }
+      *result = [&]() -> Status {
+        ST_RETURN_IF_ERROR(EnsureShards(o->recipe, o->sets, /*force=*/false, o->slice));
+        ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(o->recipe, o->sets, o->slice));
+        if (all.size() > 1 && !o->out.empty())
+          return InvalidInput("imatrix: -o names one file, but " + o->recipe + " has " + std::to_string(all.size()) +
+                              " slices; drop -o (each goes to its slice's export folder) or name one with --slice");
+        for (const Recipe& r : all) {  // one imatrix per slice: its own adapter over its own shards
+          std::string adapter = o->adapter, out = o->out;
+          if (adapter.empty() && PathExists((fs::path(AdapterDir(r)) / "adapter_config.json").string()))
+            adapter = AdapterDir(r);
+          if (out.empty()) {
+            ST_RETURN_IF_ERROR(MakeDirs(ExportDir(r)));
+            out = (fs::path(ExportDir(r)) / (r.name + "-imatrix.gguf")).string();
+          }
+          ST_RETURN_IF_ERROR(CollectInChild(r.base_model, adapter, ShardsDir(r), o->split, o->max_rows, out));
+        }
+        return Status::Ok();
+      }();
+      return;
     } else if (o->model.empty() || o->shards.empty() || o->out.empty()) {
       *result = InvalidInput("imatrix: give a RECIPE, or --model DIR --shards DIR -o OUT (see `slicetune imatrix --help`)");
       return;
     }
-    std::vector<std::string> argv = {TrainBinary(), "imatrix", "--model", o->model, "--shards", o->shards,
-                                     "--split", o->split, "--max-rows", std::to_string(o->max_rows), "-o", o->out};
-    if (!o->adapter.empty()) {
-      argv.push_back("--adapter");
-      argv.push_back(o->adapter);
-    }
-    *result = RunChild(argv);
+    *result = CollectInChild(o->model, o->adapter, o->shards, o->split, o->max_rows, o->out);
   });
 }
 

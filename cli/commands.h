@@ -49,10 +49,16 @@ std::string TrainBinary();
 // Runs argv as a child process and waits; a non-zero exit becomes an error with that exit code.
 Status RunChild(const std::vector<std::string>& argv);
 // The recipe's train stage as a child process (LibTorch lives only there).
-Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume = false);
-// Ensures shards are built and current for the recipe (skips when unchanged).
-Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force);
-// The recipe's export stage.
-Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides);
+// `slice` names one of a `slices:` recipe's slices ("": all of them, one base load);
+// `skip_current` skips slices whose adapter was trained from this exact recipe.
+Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume = false,
+                    const std::string& slice = "", bool skip_current = false);
+// Ensures shards are built and current for the recipe's slices (skips unchanged ones).
+Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force,
+                    const std::string& slice = "");
+// The recipe's export stage, for each of its slices.
+Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice = "");
+// --slice NAME on a subcommand that takes a recipe.
+void AddSliceOption(CLI::App* cmd, std::string* slice);
 
 }  // namespace st::cli

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "train/distributed.h"
 #include "train/generate.h"
 #include "train/imatrix_collect.h"
 #include "train/trainer.h"
@@ -21,9 +22,21 @@ namespace {
 
 void OnInterrupt(int) { st::train::RequestStop(); }
 
-st::Status Train(const std::string& recipe, const std::vector<std::string>& sets, bool resume) {
-  auto r = st::LoadRecipe(recipe, sets);
-  if (!r.ok()) return r.status();
+st::Status Train(const std::string& recipe, const std::vector<std::string>& sets, bool resume, const std::string& slice,
+                 bool skip_current) {
+  auto recipes = st::LoadRecipes(recipe, sets, slice);
+  if (!recipes.ok()) return recipes.status();
+  auto world = st::train::WorldFromEnvironment();
+  if (!world.ok()) return world.status();
+  std::unique_ptr<st::train::Communicator> comm;
+  if (world->world_size > 1) {
+    auto c = st::train::Communicator::Connect(*world);
+    if (!c.ok()) return c.status();
+    comm = std::move(*c);
+    if (world->rank == 0)
+      st::LogInfo("train: rank 0 of " + std::to_string(world->world_size) + " (" + world->launcher + "), process group at " +
+                  world->master_addr + ":" + std::to_string(world->master_port));
+  }
   // Ctrl-C: finish the step, save a checkpoint, stop (a second Ctrl-C kills).
   struct sigaction sa {};
   sa.sa_handler = OnInterrupt;
@@ -32,12 +45,19 @@ st::Status Train(const std::string& recipe, const std::vector<std::string>& sets
   sigaction(SIGTERM, &sa, nullptr);
   st::train::TrainOptions opts;
   opts.resume = resume;
-  auto res = st::train::RunTraining(*r, opts);
-  if (res.ok()) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "train: %lld steps, loss %.4f -> %.4f, val loss %.4f, %.1f s", (long long)res->steps,
-                  res->first_loss, res->final_loss, res->val_loss, res->seconds);
-    st::LogInfo(buf);
+  opts.skip_current = skip_current;
+  opts.comm = comm.get();
+  auto res = st::train::TrainSlices(*recipes, opts);
+  if (res.ok() && world->rank == 0) {
+    for (size_t i = 0; i < res->size(); ++i) {
+      const auto& x = (*res)[i];
+      if (x.steps == 0) continue;  // skipped: current
+      char buf[320];
+      std::snprintf(buf, sizeof buf, "train%s: %lld steps, loss %.4f -> %.4f, val loss %.4f, %.1f s",
+                    (*recipes)[i].group.empty() ? "" : (" [" + (*recipes)[i].name + "]").c_str(), (long long)x.steps,
+                    x.first_loss, x.final_loss, x.val_loss, x.seconds);
+      st::LogInfo(buf);
+    }
   }
   return res.status();
 }
@@ -97,8 +117,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   app.add_option("RECIPE", recipe, "Recipe YAML file: train its adapter");
   app.add_option("--set", sets, "Override a recipe field: key.path=value (repeatable)");
-  bool resume = false;
+  bool resume = false, skip_current = false;
+  std::string slice;
   app.add_flag("--resume", resume, "Continue from the newest checkpoint in <output_dir>/checkpoints");
+  app.add_option("--slice", slice, "Only this slice of a recipe with `slices:`");
+  app.add_flag("--skip-current", skip_current, "Skip slices whose adapter was trained from this exact recipe");
   auto* im = app.add_subcommand("imatrix", "Importance matrix of a model over calibration shards");
   st::train::ImatrixJob job;
   im->add_option("--model", job.model_dir, "Hugging Face model directory")->required();
@@ -134,7 +157,7 @@ int main(int argc, char** argv) {
   st::Status s;
   if (*gen) s = GenerateIds(gen_model, gen_adapter, gen_ids, gen_ids_file, gen_stop, gopt, gen_out);
   else if (*im) s = Imatrix(job);
-  else if (!recipe.empty()) s = Train(recipe, sets, resume);
+  else if (!recipe.empty()) s = Train(recipe, sets, resume, slice, skip_current);
   else s = st::InvalidInput("give a RECIPE to train, or the imatrix subcommand (see --help)");
   if (!s.ok()) {
     std::fprintf(stderr, "slicetune-train: error: %s\n", s.message().c_str());

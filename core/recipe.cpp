@@ -1,7 +1,10 @@
-#include <algorithm>
 #include "core/recipe.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <glob.h>
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -212,17 +215,8 @@ Status ApplyOverride(YAML::Node root, const std::string& ov, const std::string& 
 
 }  // namespace
 
-StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
-                             const std::vector<std::string>& overrides, bool check_files) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidInput(where + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
-  }
-  if (!root || root.IsNull()) return InvalidInput(where + ": empty recipe");
-  for (const auto& ov : overrides) ST_RETURN_IF_ERROR(ApplyOverride(root, ov, where));
-
+// Validates one recipe tree (without `slices`).
+StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check_files) {
   Reader rd(where);
   Recipe r;
   r.file = where;
@@ -367,9 +361,113 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
   return r;
 }
 
+namespace {
+
+// `over` merged into a copy of `base`: mappings key by key, anything else replaced.
+YAML::Node MergeOver(const YAML::Node& base, const YAML::Node& over) {
+  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    const std::string k = it->first.Scalar();
+    out[k] = MergeOver(base[k], it->second);
+  }
+  return out;
+}
+
+bool ValidSliceName(const std::string& n) {
+  if (n.empty() || n == "." || n == "..") return false;
+  for (unsigned char c : n)
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+  return true;
+}
+
+}  // namespace
+
+StatusOr<std::vector<Recipe>> ParseRecipes(const std::string& text, const std::string& where,
+                                           const std::vector<std::string>& overrides, bool check_files,
+                                           const std::string& only) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidInput(where + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+  }
+  if (!root || root.IsNull()) return InvalidInput(where + ": empty recipe");
+  Reader rd(where);
+  YAML::Node slices = root.IsMap() ? root["slices"] : YAML::Node();
+  if (!slices) {
+    if (!only.empty()) return InvalidInput(where + ": --slice " + only + ": this recipe has no `slices:` list");
+    for (const auto& ov : overrides) ST_RETURN_IF_ERROR(ApplyOverride(root, ov, where));
+    ST_ASSIGN_OR_RETURN(Recipe r, ParseTree(root, where, check_files));
+    return std::vector<Recipe>{std::move(r)};
+  }
+  if (!slices.IsSequence() || slices.size() == 0)
+    return rd.Error(slices, "slices", "expected a non-empty list of {name, data, lora, train, export} overrides");
+  YAML::Node shared = YAML::Clone(root);
+  shared.remove("slices");
+  std::string group, out_dir;
+  ST_RETURN_IF_ERROR(rd.Get(shared, "", "name", &group, "a string", true));
+  ST_RETURN_IF_ERROR(rd.Get(shared, "", "output_dir", &out_dir, "a directory", true));
+  std::vector<Recipe> all;
+  std::set<std::string> names;
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const YAML::Node s = slices[i];
+    const std::string p = "slices[" + std::to_string(i) + "]";
+    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"name", "seed", "data", "lora", "train", "export"}));
+    std::string name;
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "name", &name, "a slice name", true));
+    if (!ValidSliceName(name))
+      return rd.Error(s["name"], p + ".name", "'" + name + "': expected letters, digits, '-', '_' or '.' (it names the "
+                      "slice's folder under output_dir)");
+    if (!names.insert(name).second) return rd.Error(s["name"], p + ".name", "slice '" + name + "' is named twice");
+    if (!only.empty() && name != only) continue;
+    YAML::Node tree = MergeOver(shared, s);
+    // Overrides win over the slice's own values; name and output_dir (after
+    // overrides) are the group's, and the slice's folder goes under it.
+    tree["name"] = group;
+    for (const auto& ov : overrides) ST_RETURN_IF_ERROR(ApplyOverride(tree, ov, where));
+    std::string group_name = group, group_dir = out_dir;
+    ST_RETURN_IF_ERROR(rd.Get(tree, "", "name", &group_name, "a string", true));
+    ST_RETURN_IF_ERROR(rd.Get(tree, "", "output_dir", &group_dir, "a directory", true));
+    tree["name"] = name;
+    tree["output_dir"] = (std::filesystem::path(group_dir) / name).string();
+    ST_ASSIGN_OR_RETURN(Recipe r, ParseTree(tree, where + " (" + p + " '" + name + "')", check_files));
+    r.group = group_name;
+    r.file = where;
+    all.push_back(std::move(r));
+  }
+  if (all.empty()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    return InvalidInput(where + ": --slice " + only + ": no such slice (the recipe has " + list + ")");
+  }
+  return all;
+}
+
+StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
+                             const std::vector<std::string>& overrides, bool check_files) {
+  ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, ParseRecipes(text, where, overrides, check_files, ""));
+  if (all.size() != 1)
+    return InvalidInput(where + ": the recipe has " + std::to_string(all.size()) + " slices; name one with --slice");
+  return std::move(all[0]);
+}
+
+StatusOr<std::vector<Recipe>> LoadRecipes(const std::string& path, const std::vector<std::string>& overrides,
+                                          const std::string& only) {
+  ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseRecipes(text, path, overrides, true, only);
+}
+
 StatusOr<Recipe> LoadRecipe(const std::string& path, const std::vector<std::string>& overrides) {
   ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   return ParseRecipe(text, path, overrides, true);
+}
+
+bool AdapterCurrent(const Recipe& r) {
+  auto text = ReadFile((std::filesystem::path(r.output_dir) / "train_log.json").string());
+  if (!text.ok() || !PathExists((std::filesystem::path(AdapterDir(r)) / "adapter_model.safetensors").string())) return false;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return !j.is_discarded() && j.is_object() && j.value("recipe_sha256", "") == r.hash;
 }
 
 std::string ShardsDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "shards").string(); }

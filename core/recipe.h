@@ -109,16 +109,32 @@ struct Recipe {
   LoraSpec lora;
   TrainSpec train;
   ExportSpec exp;
+  std::string group;          // a slice: the name of the recipe whose `slices:` list holds it
   std::string resolved_yaml;  // the recipe after overrides, as saved into the run directory
   std::string hash;           // sha256 of resolved_yaml
   std::string data_hash;      // sha256 of what decides the shards: the data section and the seed
 };
 
 // Loads and validates a recipe. `overrides` are "key.path=value" strings.
+// A recipe with `slices:` (a list of {name, seed, data, lora, train, export}) is
+// N recipes on one base model: each entry is merged over the rest of the file
+// (mappings key by key, lists and values replaced), named by its `name`, writes
+// under <output_dir>/<name>, and overrides apply to every slice. LoadRecipes
+// returns them all (or the one named `only`); a plain recipe is a list of one.
+StatusOr<std::vector<Recipe>> LoadRecipes(const std::string& path, const std::vector<std::string>& overrides = {},
+                                          const std::string& only = "");
+StatusOr<std::vector<Recipe>> ParseRecipes(const std::string& text, const std::string& where,
+                                           const std::vector<std::string>& overrides, bool check_files,
+                                           const std::string& only);
+// One recipe; a recipe with several slices is an error naming --slice.
 StatusOr<Recipe> LoadRecipe(const std::string& path, const std::vector<std::string>& overrides = {});
 // Same, from text (tests); `where` names the source in errors.
 StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
                              const std::vector<std::string>& overrides = {}, bool check_files = true);
+
+// True when the recipe's adapter exists and its train_log.json was written for
+// this exact resolved recipe (the train stage has nothing to do).
+bool AdapterCurrent(const Recipe& r);
 
 // Run directory layout (DESIGN.md "Run directory").
 std::string ShardsDir(const Recipe& r);

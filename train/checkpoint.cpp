@@ -78,6 +78,8 @@ Status SaveCheckpoint(const std::string& output_dir, const TrainState& s, int64_
   return Status::Ok();
 }
 
+bool HasCheckpoint(const std::string& output_dir) { return !ListSteps(CheckpointsDir(output_dir)).empty(); }
+
 StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir) {
   const std::string dir = CheckpointsDir(output_dir);
   const std::vector<int64_t> steps = ListSteps(dir);

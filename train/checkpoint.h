@@ -40,6 +40,9 @@ std::string CheckpointsDir(const std::string& output_dir);
 // Writes step-<step> atomically and removes all but the newest `keep`.
 Status SaveCheckpoint(const std::string& output_dir, const TrainState& s, int64_t keep);
 
+// Whether <output_dir>/checkpoints holds a complete checkpoint.
+bool HasCheckpoint(const std::string& output_dir);
+
 // The newest complete checkpoint, or an error naming the folder when there is none.
 StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir);
 

@@ -87,6 +87,17 @@ void LlamaModel::AttachLora(const LoraConfig& c, uint64_t seed) {
     for (const auto& t : c.targets) b.Module(t)->AttachLora(c.rank, c.alpha, c.dropout, gen, c.rslora, c.dora);
 }
 
+void LlamaModel::DetachLora() {
+  for (auto& b : blocks_)
+    for (LoraLinear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+      l->lora_a = at::Tensor();
+      l->lora_b = at::Tensor();
+      l->magnitude = at::Tensor();
+      l->scale = 0;
+      l->dropout = 0;
+    }
+}
+
 Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
   at::NoGradGuard ng;
   for (const auto& [key, pair] : ad.weights) {

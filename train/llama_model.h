@@ -46,6 +46,8 @@ class LlamaModel {
   void AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout, uint64_t seed);
   // Same for a whole config: its targets, rank, alpha, dropout, rsLoRA scaling and DoRA magnitudes.
   void AttachLora(const LoraConfig& c, uint64_t seed);
+  // Drops every LoRA branch (the base model alone again).
+  void DetachLora();
   // Loads trained factors (PEFT adapter) into the model.
   Status LoadAdapter(const LoraAdapter& adapter);
   // Reads the PEFT adapter in `adapter_dir` and loads it, after checking it was

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "data/shards/manifest.h"
 #include "data/shards/shard_io.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/run_report.h"
 #include "train/shard_rows.h"
 #include "train/adamw.h"
@@ -70,9 +72,13 @@ volatile std::sig_atomic_t g_stop = 0;
 
 void RequestStop() { g_stop = 1; }
 
-std::pair<double, int64_t> AccumulateGradients(const LlamaModel& model, const std::vector<MicroBatch>& micro, bool training) {
+int64_t TargetCount(const std::vector<MicroBatch>& micro) {
   int64_t total = 0;
   for (const auto& m : micro) total += m.mask.narrow(1, 1, m.mask.size(1) - 1).sum().item<int64_t>();
+  return total;
+}
+
+double AccumulateGradients(const LlamaModel& model, const std::vector<MicroBatch>& micro, bool training, int64_t total) {
   double loss_sum = 0;
   for (const auto& m : micro) {
     auto [loss, k] = MaskedNextTokenLoss(model.Forward(m.ids, training, m.pos), m.ids, m.mask);
@@ -81,12 +87,91 @@ std::pair<double, int64_t> AccumulateGradients(const LlamaModel& model, const st
     (loss * ((double)k / (double)std::max<int64_t>(1, total))).backward();
     loss_sum += loss.item<double>() * (double)k;
   }
+  return loss_sum;
+}
+
+std::pair<double, int64_t> AccumulateGradients(const LlamaModel& model, const std::vector<MicroBatch>& micro, bool training) {
+  const int64_t total = TargetCount(micro);
+  const double loss_sum = AccumulateGradients(model, micro, training, total);
   return {total ? loss_sum / (double)total : 0.0, total};
 }
 
+namespace {
+
+// splitmix64: the dropout generator's seed for (recipe seed, rank, step), so a
+// resumed run and every rank draw their own masks without carrying RNG state.
+uint64_t StepSeed(uint64_t seed, int rank, int64_t step) {
+  uint64_t z = seed ^ ((uint64_t)rank * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)step * 0xBF58476D1CE4E5B9ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Sums the gradients of `params` (one flat buffer) and the `extra` scalars over the ranks.
+Status SumAcrossRanks(Communicator* comm, const std::vector<at::Tensor>& params, std::vector<double>* extra) {
+  at::NoGradGuard ng;
+  std::vector<at::Tensor> parts;
+  for (const auto& p : params)
+    parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}, p.options()));
+  at::Tensor flat = at::cat(parts);
+  at::Tensor scalars = at::tensor(*extra, at::kDouble);  // the loss sum in float64, beside the float32 gradients
+  ST_RETURN_IF_ERROR(comm->AllReduceSum(flat));
+  ST_RETURN_IF_ERROR(comm->AllReduceSum(scalars));
+  int64_t off = 0;
+  for (const auto& p : params) {
+    at::Tensor g = flat.narrow(0, off, p.numel()).view(p.sizes()).clone();
+    off += p.numel();
+    at::Tensor param = p;
+    param.mutable_grad() = g;
+  }
+  for (size_t i = 0; i < extra->size(); ++i) (*extra)[i] = scalars[(int64_t)i].item<double>();
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
+  ST_ASSIGN_OR_RETURN(LlamaModel model, LlamaModel::Load(r.base_model));
+  return RunTraining(model, r, opts);
+}
+
+StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipes, const TrainOptions& opts) {
+  std::vector<TrainResult> out;
+  if (recipes.empty()) return out;
+  std::optional<LlamaModel> model;
+  const bool lead = !opts.comm || opts.comm->world().rank == 0;
+  for (const Recipe& r : recipes) {
+    if (r.base_model != recipes[0].base_model)
+      return InvalidInput(r.file + ": slice '" + r.name + "' has another base model than '" + recipes[0].name + "'");
+    const std::string who = r.group.empty() ? "train" : "train [" + r.name + "]";
+    if ((opts.skip_current || opts.resume) && AdapterCurrent(r)) {
+      if (lead) LogInfo(who + ": adapter in " + AdapterDir(r) + " is current, skipping");
+      out.push_back({});
+      continue;
+    }
+    if (!model) {
+      if (lead) LogInfo("train: loading the base model " + r.base_model);
+      ST_ASSIGN_OR_RETURN(LlamaModel m, LlamaModel::Load(r.base_model));
+      model.emplace(std::move(m));
+    }
+    TrainOptions o = opts;
+    // A slice list resumes where it stopped: finished slices were skipped above,
+    // the interrupted one continues, the ones not reached start afresh.
+    o.resume = opts.resume && (recipes.size() == 1 || HasCheckpoint(r.output_dir));
+    if (lead && recipes.size() > 1) LogInfo(who + ": training slice '" + r.name + "' -> " + AdapterDir(r));
+    ST_ASSIGN_OR_RETURN(TrainResult res, RunTraining(*model, r, o));
+    out.push_back(res);
+  }
+  return out;
+}
+
+StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const TrainOptions& opts) {
   g_stop = 0;
-  at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency()));
+  Communicator* comm = opts.comm;
+  const int rank = comm ? comm->world().rank : 0, world = comm ? comm->world().world_size : 1;
+  const bool lead = rank == 0;
+  const int local_world = comm ? comm->world().local_world_size : 1;
+  at::set_num_threads((int)std::max(1u, std::thread::hardware_concurrency() / (unsigned)local_world));
   const std::string manifest = (fs::path(ShardsDir(r)) / "manifest.json").string();
   if (!PathExists(manifest))
     return InvalidInput(manifest + " not found; build the shards first with `slicetune data build " + r.file + "`");
@@ -100,11 +185,11 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
       return InvalidInput(manifest + ": shards were built with another tokenizer than " + tok_path +
                           "; rebuild them with `slicetune data build " + r.file + "`");
   }
-  ST_ASSIGN_OR_RETURN(LlamaModel model, LlamaModel::Load(r.base_model));
   if (at::max(train.ids).item<int64_t>() >= model.spec().vocab_size)
     return InvalidInput(manifest + ": shards hold token ids beyond the model's vocab_size " + std::to_string(model.spec().vocab_size));
   at::manual_seed(r.seed);
   const LoraConfig lora = AdapterConfig(r);
+  model.DetachLora();
   model.AttachLora(lora, r.seed);
   std::vector<at::Tensor> params = model.TrainableParameters();
   AdamW opt(params, r.train.weight_decay);
@@ -181,18 +266,24 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
 
   // metrics.jsonl: one line per log entry as it happens (rewritten from the
   // checkpoint's log on resume, so it never holds steps that were undone).
+  // Only rank 0 writes anything; the other ranks compute.
   const std::string metrics_path = (fs::path(r.output_dir) / "metrics.jsonl").string();
-  std::ofstream metrics(metrics_path, std::ios::trunc);
-  if (!metrics) return RuntimeError(metrics_path + ": cannot write (" + std::strerror(errno) + ")");
-  for (const auto& e : log) metrics << e.dump() << "\n";
-  metrics.flush();
-  auto record = [&](json e) {
-    metrics << e.dump() << "\n";
+  std::ofstream metrics;
+  if (lead) {
+    metrics.open(metrics_path, std::ios::trunc);
+    if (!metrics) return RuntimeError(metrics_path + ": cannot write (" + std::strerror(errno) + ")");
+    for (const auto& e : log) metrics << e.dump() << "\n";
     metrics.flush();
+  }
+  auto record = [&](json e) {
+    if (lead) {
+      metrics << e.dump() << "\n";
+      metrics.flush();
+    }
     log.push_back(std::move(e));
   };
   auto evaluate = [&](int64_t done) {
-    if (!val.ids.defined()) return -1.0;
+    if (!val.ids.defined() || !lead) return -1.0;
     const double v = EvalLoss(model, val, bs);
     record({{"step", done}, {"val_loss", v}, {"val_ppl", std::exp(v)}});
     LogInfo("eval at step " + std::to_string(done) + ": val loss " + std::to_string(v) + ", perplexity " +
@@ -201,31 +292,50 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
   };
   if (start == 0) evaluate(0);  // the baseline, before any training
 
-  Progress prog("train", r.train.steps, "steps", start);
+  std::optional<Progress> prog;
+  if (lead) prog.emplace(r.group.empty() ? "train" : "train " + r.name, r.train.steps, "steps", start);
   auto t0 = std::chrono::steady_clock::now();
   int64_t skipped = 0;
   for (int64_t step = start; step < r.train.steps; ++step) {
     const double lr = ScheduledLr(r.train.schedule, r.train.lr, step, r.train.warmup, r.train.steps);
     const auto step_t0 = std::chrono::steady_clock::now();
+    torch_gen.set_current_seed(StepSeed(r.seed, rank, step));  // dropout masks of this step on this rank
     std::vector<MicroBatch> micro;
     std::vector<int64_t> rows;
-    for (int64_t k = 0; k < r.train.grad_accum; ++k) {
+    // Every rank walks the same order; rank k takes micro-batches k, k + world, ...
+    for (int64_t k = 0; k < r.train.grad_accum * world; ++k) {
       std::vector<int64_t> idx = next_batch();
+      if (k % world != rank) continue;
       rows.insert(rows.end(), idx.begin(), idx.end());
       at::Tensor t = at::tensor(idx, at::kLong);
       micro.push_back({train.ids.index_select(0, t), train.mask.index_select(0, t), train.pos.index_select(0, t)});
     }
-    auto [step_loss, step_tokens] = AccumulateGradients(model, micro, true);
+    int64_t step_tokens = TargetCount(micro);
+    if (comm) {
+      at::Tensor c = at::tensor({(double)step_tokens}, at::kDouble);
+      ST_RETURN_IF_ERROR(comm->AllReduceSum(c));
+      step_tokens = (int64_t)c.item<double>();
+    }
+    double loss_sum = AccumulateGradients(model, micro, true, step_tokens);
+    bool stop = g_stop != 0;
+    if (comm) {  // the gradients, the loss and any rank's stop request, summed
+      std::vector<double> extra = {loss_sum, stop ? 1.0 : 0.0};
+      ST_RETURN_IF_ERROR(SumAcrossRanks(comm, params, &extra));
+      loss_sum = extra[0];
+      stop = extra[1] > 0;
+    }
+    const double step_loss = step_tokens ? loss_sum / (double)step_tokens : 0.0;
     const double gnorm = opt.ClipGradNorm(r.train.max_grad_norm);
     if (!std::isfinite(step_loss) || !std::isfinite(gnorm)) {
       std::string where = "step " + std::to_string(step + 1) + " (loss " + std::to_string(step_loss) + ", gradient norm " +
                           std::to_string(gnorm) + ", shard rows";
       for (size_t i = 0; i < rows.size() && i < 16; ++i) where += " " + std::to_string(rows[i]);
+      if (comm) where += " on rank " + std::to_string(rank);
       where += ")";
       if (r.train.on_nonfinite == "stop")
         return RuntimeError("training diverged at " + where + "; lower train.lr, check those rows, or set "
                             "train.on_nonfinite: skip");
-      LogWarn("train: non-finite loss or gradient at " + where + "; step skipped (train.on_nonfinite: skip)");
+      if (lead) LogWarn("train: non-finite loss or gradient at " + where + "; step skipped (train.on_nonfinite: skip)");
       opt.ZeroGrad();
       ++skipped;
       record({{"step", step + 1}, {"skipped", true}});
@@ -242,21 +352,22 @@ StatusOr<TrainResult> RunTraining(const Recipe& r, const TrainOptions& opts) {
             {"tokens_per_second", tps}});
     char extra[96];
     std::snprintf(extra, sizeof extra, "loss %.4f lr %.2e %.0f tok/s", step_loss, lr, tps);
-    if ((step + 1) % r.train.log_every == 0 || step + 1 == r.train.steps) LogInfo("step " + std::to_string(step + 1) + " " + extra);
-    prog.Update(step + 1, extra);
+    if (lead && ((step + 1) % r.train.log_every == 0 || step + 1 == r.train.steps))
+      LogInfo((r.group.empty() ? "" : "[" + r.name + "] ") + "step " + std::to_string(step + 1) + " " + extra);
+    if (prog) prog->Update(step + 1, extra);
     if (r.train.eval_every > 0 && (step + 1) % r.train.eval_every == 0 && step + 1 < r.train.steps) evaluate(step + 1);
-    const bool stop = g_stop != 0;
     if (step + 1 == r.train.steps) res.val_loss = evaluate(step + 1);
-    if ((r.train.save_every > 0 && (step + 1) % r.train.save_every == 0) || step + 1 == r.train.steps || stop)
+    if (lead && ((r.train.save_every > 0 && (step + 1) % r.train.save_every == 0) || step + 1 == r.train.steps || stop))
       ST_RETURN_IF_ERROR(checkpoint(step + 1));
     if (stop && step + 1 < r.train.steps)
       return Status(Code::kRuntime, "interrupted after step " + std::to_string(step + 1) + "; a checkpoint was saved in " +
                                         CheckpointsDir(r.output_dir) + ": continue with `slicetune train " + r.file +
                                         " --resume`");
   }
-  prog.Finish();
+  if (prog) prog->Finish();
   res.steps = r.train.steps;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!lead) return res;
 
   LoraAdapter ad = model.ExportAdapter(lora);
   ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));

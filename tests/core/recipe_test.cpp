@@ -76,5 +76,84 @@ TEST(Recipe, MissingSourceFileIsReported) {
       << r.status().message();
 }
 
+
+// A `slices:` list: each entry merged over the shared fields, its own output folder.
+constexpr const char* kSliced = R"(name: faq
+base_model: m
+output_dir: runs/faq
+data:
+  sources: [{path: shared.txt}]
+  seq_len: 64
+lora: {rank: 8, alpha: 16}
+train: {steps: 10, lr: 0.001}
+slices:
+  - name: hangzhou
+    data: {sources: [{path: hz.jsonl, format: instruction}]}
+  - name: shanghai
+    lora: {rank: 4}
+    train: {steps: 20}
+)";
+
+TEST(Recipe, SlicesMergeOverTheSharedFields) {
+  auto all = ParseRecipes(kSliced, "r.yaml", {}, /*check_files=*/false, "");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 2u);
+  const Recipe& hz = (*all)[0];
+  const Recipe& sh = (*all)[1];
+  EXPECT_EQ(hz.name, "hangzhou");
+  EXPECT_EQ(hz.group, "faq");
+  EXPECT_EQ(hz.output_dir, "runs/faq/hangzhou");
+  EXPECT_EQ(sh.output_dir, "runs/faq/shanghai");
+  ASSERT_EQ(hz.data.sources.size(), 1u);
+  EXPECT_EQ(hz.data.sources[0].path, "hz.jsonl");  // lists are replaced
+  EXPECT_EQ(hz.data.sources[0].format, "instruction");
+  EXPECT_EQ(hz.data.seq_len, 64);                   // mappings merge key by key
+  EXPECT_EQ(hz.lora.rank, 8);
+  EXPECT_EQ(sh.lora.rank, 4);
+  EXPECT_DOUBLE_EQ(sh.lora.alpha, 16);
+  EXPECT_EQ(sh.train.steps, 20);
+  EXPECT_DOUBLE_EQ(sh.train.lr, 0.001);
+  EXPECT_EQ(sh.data.sources[0].path, "shared.txt");
+  EXPECT_NE(hz.hash, sh.hash);
+  EXPECT_NE(hz.data_hash, sh.data_hash);
+  // Overrides reach every slice, over the slice's own values.
+  auto set = ParseRecipes(kSliced, "r.yaml", {"train.steps=3"}, false, "");
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ((*set)[0].train.steps, 3);
+  EXPECT_EQ((*set)[1].train.steps, 3);
+  // --slice picks one; an unknown one names those there are.
+  auto one = ParseRecipes(kSliced, "r.yaml", {}, false, "shanghai");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].name, "shanghai");
+  auto none = ParseRecipes(kSliced, "r.yaml", {}, false, "beijing");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("hangzhou, shanghai"), std::string::npos) << none.status().message();
+  // A single recipe cannot be asked for several slices.
+  auto single = ParseRecipe(kSliced, "r.yaml", {}, false);
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.status().message().find("--slice"), std::string::npos);
+}
+
+TEST(Recipe, SliceErrorsNameTheEntry) {
+  const std::string base = std::string(kSliced).substr(0, std::string(kSliced).find("slices:"));
+  struct Case {
+    std::string slices, want;
+  } cases[] = {
+      {"slices:\n  - name: a\n    base_model: other\n", "slices[0].base_model: unknown key"},
+      {"slices:\n  - name: a\n  - name: a\n", "slice 'a' is named twice"},
+      {"slices:\n  - name: a/b\n", "slices[0].name: 'a/b'"},
+      {"slices:\n  - {data: {seq_len: 32}}\n", "slices[0].name: missing required key"},
+      {"slices:\n  - name: a\n    train: {steps: -1}\n", "(slices[0] 'a')"},
+      {"slices: []\n", "slices: expected a non-empty list"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseRecipes(base + c.slices, "r.yaml", {}, false, "");
+    ASSERT_FALSE(r.ok()) << c.slices;
+    EXPECT_EQ(r.status().code(), Code::kInvalidInput);
+    EXPECT_NE(r.status().message().find(c.want), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace st
