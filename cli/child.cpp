@@ -8,10 +8,13 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "core/file_io.h"
+#include "core/recipe.h"
 
 extern char** environ;
 
 namespace st::cli {
+namespace fs = std::filesystem;
 
 std::string TrainBinary() {
   std::error_code ec;
@@ -57,8 +60,35 @@ Status RunChild(const std::vector<std::string>& argv) {
   return RuntimeError(argv[0] + " was killed by signal " + std::to_string(WTERMSIG(status)));
 }
 
+namespace {
+
+// <output_dir>/task_eval.json for the training loop's task metrics (data/eval/task_set.h).
+Status PrepareTaskEval(const Recipe& r) {
+  const std::string path = (fs::path(r.output_dir) / "task_eval.json").string();
+  if (r.eval.data.empty()) {
+    std::error_code ec;
+    fs::remove(path, ec);  // a stale set from an earlier version of the recipe
+    return Status::Ok();
+  }
+  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(r.base_model));
+  EvalPairsSpec spec{r.base_model, r.eval.data, r.eval.input_field, r.eval.output_field, r.eval.source_field,
+                     r.eval.system, r.data.template_name,
+                     r.data.template_name == "none", r.eval.limit, "eval.input_field / eval.output_field in " + r.file};
+  ST_ASSIGN_OR_RETURN(data::TaskSet set, ReadEvalPairs(*tok, spec));
+  set.token_bytes = data::TokenBytesTable(*tok, &set.strip_leading_space);
+  set.max_new_tokens = r.eval.max_new_tokens;
+  ST_RETURN_IF_ERROR(MakeDirs(r.output_dir));
+  return data::WriteTaskSet(set, path);
+}
+
+}  // namespace
+
 Status TrainInChild(const std::string& recipe, const std::vector<std::string>& overrides, bool resume,
                     const std::string& slice, bool skip_current) {
+  {
+    ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(recipe, overrides, slice));
+    for (const Recipe& r : all) ST_RETURN_IF_ERROR(PrepareTaskEval(r));
+  }
   std::vector<std::string> argv = {TrainBinary(), recipe};
   if (resume) argv.push_back("--resume");
   if (skip_current) argv.push_back("--skip-current");

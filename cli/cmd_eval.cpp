@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/file_io.h"
-#include "data/eval/metrics.h"
+#include "data/eval/task_set.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace st::cli {
@@ -19,13 +19,12 @@ struct EvalArgs {
   SamplingArgs sampling;
 };
 
-Status RunEval(const EvalArgs& a) {
+}  // namespace
+
+StatusOr<data::TaskSet> ReadEvalPairs(const data::Tokenizer& tok, const EvalPairsSpec& a) {
   ST_ASSIGN_OR_RETURN(std::string text, ReadFile(a.data));
-  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(a.model));
   const std::string source_field = a.source_field.empty() ? a.input_field : a.source_field;
-  std::vector<std::string> inputs, refs, sources;
-  std::vector<std::vector<int>> prompts;
-  std::vector<int> stop;
+  data::TaskSet set;
   std::istringstream in(text);
   int64_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
@@ -36,47 +35,41 @@ Status RunEval(const EvalArgs& a) {
     if (j.is_discarded() || !j.is_object()) return InvalidInput(where + ": expected a JSON object per line");
     for (const std::string& f : {a.input_field, a.output_field, source_field})
       if (!j.contains(f) || !j[f].is_string())
-        return InvalidInput(where + ": field '" + f + "' missing or not a string; HINT: --input-field / --output-field");
-    inputs.push_back(j[a.input_field].get<std::string>());
-    refs.push_back(j[a.output_field].get<std::string>());
-    sources.push_back(j[source_field].get<std::string>());
-    ST_ASSIGN_OR_RETURN(std::vector<int> p, PromptIds(*tok, a.model, a.raw, a.format, a.system, inputs.back(), &stop));
-    prompts.push_back(std::move(p));
-    if (a.limit > 0 && (int64_t)prompts.size() >= a.limit) break;
+        return InvalidInput(where + ": field '" + f + "' missing or not a string; HINT: name the fields (" + a.field_hint + ")");
+    set.inputs.push_back(j[a.input_field].get<std::string>());
+    set.references.push_back(j[a.output_field].get<std::string>());
+    set.sources.push_back(j[source_field].get<std::string>());
+    ST_ASSIGN_OR_RETURN(std::vector<int> p, PromptIds(tok, a.model, a.raw, a.format, a.system, set.inputs.back(), &set.stop));
+    set.prompts.push_back(std::move(p));
+    if (a.limit > 0 && (int64_t)set.prompts.size() >= a.limit) break;
   }
-  if (prompts.empty()) return InvalidInput(a.data + ": no examples");
+  if (set.prompts.empty()) return InvalidInput(a.data + ": no examples");
+  return set;
+}
+
+namespace {
+
+Status RunEval(const EvalArgs& a) {
+  ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(a.model));
+  EvalPairsSpec spec{a.model, a.data, a.input_field, a.output_field, a.source_field, a.system, a.format, a.raw, a.limit,
+                     "--input-field / --output-field"};
+  ST_ASSIGN_OR_RETURN(data::TaskSet set, ReadEvalPairs(*tok, spec));
+  const std::vector<std::vector<int>>& prompts = set.prompts;
   std::vector<std::vector<int>> replies;
-  ST_RETURN_IF_ERROR(GenerateInChild(a.model, a.adapter, prompts, stop, a.sampling, &replies));
-  int64_t exact = 0;
-  data::CharCounts correction, overlap;
-  nlohmann::json examples = nlohmann::json::array();
-  for (size_t i = 0; i < replies.size(); ++i) {
-    const std::string pred = tok->Decode(replies[i]);
-    const bool em = data::ExactMatch(pred, refs[i]);
-    exact += em;
-    const data::CharCounts c = data::CorrectionCounts(sources[i], refs[i], pred);
-    const data::CharCounts o = data::OverlapCounts(refs[i], pred);
-    correction.Add(c);
-    overlap.Add(o);
-    examples.push_back({{"input", inputs[i]}, {"reference", refs[i]}, {"prediction", pred}, {"exact", em},
-                        {"edits", {{"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}}},
-                        {"chars", {{"tp", o.tp}, {"fp", o.fp}, {"fn", o.fn}}}});
-  }
-  const double n = (double)replies.size();
-  auto prf = [](const data::CharCounts& c) {
-    return nlohmann::json{{"precision", c.precision()}, {"recall", c.recall()}, {"f1", c.f1()},
-                          {"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}};
-  };
-  nlohmann::json report = {{"model", a.model}, {"adapter", a.adapter}, {"data", a.data}, {"examples", replies.size()},
-                           {"exact_match", exact / n}, {"correction", prf(correction)}, {"char_overlap", prf(overlap)},
-                           {"predictions", examples}};
+  ST_RETURN_IF_ERROR(GenerateInChild(a.model, a.adapter, prompts, set.stop, a.sampling, &replies));
+  std::vector<std::string> preds;
+  for (const auto& r : replies) preds.push_back(tok->Decode(r));
+  const data::TaskScores sc = data::ScoreTask(set.inputs, set.references, set.sources, preds);
+  nlohmann::json report = {{"model", a.model}, {"adapter", a.adapter}, {"data", a.data}};
+  report.update(sc.Summary());
+  report["predictions"] = sc.predictions;
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "examples %zu | exact match %.1f%% | correction edits P %.3f R %.3f F1 %.3f | characters P %.3f R %.3f F1 %.3f\n",
-                replies.size(), 100.0 * exact / n, correction.precision(), correction.recall(), correction.f1(),
-                overlap.precision(), overlap.recall(), overlap.f1());
+                replies.size(), 100.0 * sc.exact_match(), sc.correction.precision(), sc.correction.recall(),
+                sc.correction.f1(), sc.overlap.precision(), sc.overlap.recall(), sc.overlap.f1());
   std::cout << buf;
-  if (!a.out.empty()) ST_RETURN_IF_ERROR(WriteFileAtomic(a.out, report.dump(2) + "\n"));
+  if (!a.out.empty()) ST_RETURN_IF_ERROR(WriteFileAtomic(a.out, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/eval/task_set.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace st::cli {
@@ -43,6 +44,15 @@ StatusOr<std::vector<int>> PromptIds(const data::Tokenizer& tok, const std::stri
 // Replies to every prompt, generated in one slicetune-train process.
 Status GenerateInChild(const std::string& model, const std::string& adapter, const std::vector<std::vector<int>>& prompts,
                        const std::vector<int>& stop, const SamplingArgs& s, std::vector<std::vector<int>>* out);
+
+// Held-out pairs (JSONL) for task metrics, prompts rendered and tokenized.
+struct EvalPairsSpec {
+  std::string model, data, input_field, output_field, source_field, system, format;
+  bool raw = false;
+  int64_t limit = 0;
+  std::string field_hint;  // where the user names the fields, for errors
+};
+StatusOr<data::TaskSet> ReadEvalPairs(const data::Tokenizer& tok, const EvalPairsSpec& spec);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

@@ -220,7 +220,7 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
   Reader rd(where);
   Recipe r;
   r.file = where;
-  ST_RETURN_IF_ERROR(rd.CheckKeys(root, "", {"name", "base_model", "output_dir", "seed", "data", "lora", "train", "export"}));
+  ST_RETURN_IF_ERROR(rd.CheckKeys(root, "", {"name", "base_model", "output_dir", "seed", "data", "lora", "train", "eval", "export"}));
   ST_RETURN_IF_ERROR(rd.Get(root, "", "name", &r.name, "a string", true));
   ST_RETURN_IF_ERROR(rd.Get(root, "", "base_model", &r.base_model, "a model directory", true));
   ST_RETURN_IF_ERROR(rd.Get(root, "", "output_dir", &r.output_dir, "a directory", true));
@@ -307,7 +307,7 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
 
   if (YAML::Node t = root["train"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
-                                                 "warmup", "precision", "max_grad_norm", "log_every", "save_every", "eval_every",
+                                                 "warmup", "precision", "activation_checkpointing", "max_grad_norm", "log_every", "save_every", "eval_every",
                                                  "keep_checkpoints", "on_nonfinite"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "steps", &r.train.steps, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.steps", r.train.steps, 1, 100000000));
@@ -322,8 +322,9 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     ST_RETURN_IF_ERROR(rd.OneOf(t, "train.schedule", r.train.schedule, {"constant", "linear", "cosine"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "warmup", &r.train.warmup, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.warmup", r.train.warmup, 0, r.train.steps));
-    ST_RETURN_IF_ERROR(rd.Get(t, "train", "precision", &r.train.precision, "fp32"));
-    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.precision", r.train.precision, {"fp32"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "precision", &r.train.precision, "fp32 | bf16"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.precision", r.train.precision, {"fp32", "bf16"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "activation_checkpointing", &r.train.activation_checkpointing, "true or false"));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "max_grad_norm", &r.train.max_grad_norm, "a number (0 disables clipping)"));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "log_every", &r.train.log_every, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.log_every", r.train.log_every, 1, 1000000));
@@ -335,6 +336,22 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.keep_checkpoints", r.train.keep_checkpoints, 1, 1000));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "on_nonfinite", &r.train.on_nonfinite, "stop | skip"));
     ST_RETURN_IF_ERROR(rd.OneOf(t, "train.on_nonfinite", r.train.on_nonfinite, {"stop", "skip"}));
+  }
+
+  if (YAML::Node e = root["eval"]) {
+    const std::string k = "eval";
+    ST_RETURN_IF_ERROR(rd.CheckKeys(e, k, {"data", "input_field", "output_field", "source_field", "system", "limit", "max_new_tokens"}));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "data", &r.eval.data, "a JSONL file of held-out pairs", true));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "input_field", &r.eval.input_field, "a JSON field name"));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "output_field", &r.eval.output_field, "a JSON field name"));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "source_field", &r.eval.source_field, "a JSON field name"));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "system", &r.eval.system, "a system message"));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "limit", &r.eval.limit, "an integer (0: all pairs)"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(e, k + ".limit", r.eval.limit, 0, 100000000));
+    ST_RETURN_IF_ERROR(rd.Get(e, k, "max_new_tokens", &r.eval.max_new_tokens, "an integer"));
+    ST_RETURN_IF_ERROR(rd.Range<int64_t>(e, k + ".max_new_tokens", r.eval.max_new_tokens, 1, 1000000));
+    if (check_files && !PathExists(r.eval.data))
+      return rd.Error(e["data"], k + ".data", "file '" + r.eval.data + "' not found");
   }
 
   if (YAML::Node e = root["export"]) {
@@ -413,7 +430,7 @@ StatusOr<std::vector<Recipe>> ParseRecipes(const std::string& text, const std::s
   for (size_t i = 0; i < slices.size(); ++i) {
     const YAML::Node s = slices[i];
     const std::string p = "slices[" + std::to_string(i) + "]";
-    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"name", "seed", "data", "lora", "train", "export"}));
+    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"name", "seed", "data", "lora", "train", "eval", "export"}));
     std::string name;
     ST_RETURN_IF_ERROR(rd.Get(s, p, "name", &name, "a slice name", true));
     if (!ValidSliceName(name))

@@ -85,13 +85,25 @@ struct TrainSpec {
   double weight_decay = 0.0;
   std::string schedule = "cosine";  // constant | linear | cosine
   int64_t warmup = 0;
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32 | bf16 (frozen base in bf16; LoRA and optimizer in fp32)
+  bool activation_checkpointing = false;  // recompute each block in the backward pass
   double max_grad_norm = 1.0;
   int64_t log_every = 10;
   int64_t save_every = 0;         // checkpoint every N steps (0: only at the end)
   int64_t eval_every = 0;         // validation loss every N steps (0: before the first step and at the end)
   int64_t keep_checkpoints = 2;   // the newest K are kept
   std::string on_nonfinite = "stop";  // stop | skip: a NaN / inf loss or gradient
+};
+
+// eval: task metrics by greedy generation on held-out pairs, at every evaluation
+// of training (the baseline, every train.eval_every steps, the end).
+struct EvalSpec {
+  std::string data;  // JSONL of pairs; "" = no task metrics
+  std::string input_field = "input", output_field = "output";
+  std::string source_field;  // the text a correction slice corrects ("" = the input)
+  std::string system;        // a system message before each prompt (chat templates)
+  int64_t limit = 32;        // the first N pairs (0: all)
+  int64_t max_new_tokens = 128;
 };
 
 struct ExportSpec {
@@ -108,6 +120,7 @@ struct Recipe {
   DataSpec data;
   LoraSpec lora;
   TrainSpec train;
+  EvalSpec eval;
   ExportSpec exp;
   std::string group;          // a slice: the name of the recipe whose `slices:` list holds it
   std::string resolved_yaml;  // the recipe after overrides, as saved into the run directory

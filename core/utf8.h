@@ -11,4 +11,9 @@ namespace st {
 std::u32string DecodeUtf8(std::string_view s);
 std::string EncodeUtf8(std::u32string_view s);
 
+// Python's str.isspace() for one code point, and str.strip() (Jinja's trim):
+// Unicode whitespace removed at both ends.
+bool IsPySpace(char32_t c);
+std::string PyStrip(const std::string& s);
+
 }  // namespace st

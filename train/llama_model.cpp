@@ -1,6 +1,10 @@
 #include "train/llama_model.h"
 
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <cmath>
+#include <mutex>
 
 #include "core/base_fingerprint.h"
 #include "core/safetensors.h"
@@ -8,7 +12,12 @@
 namespace st::train {
 namespace {
 
+// In float32 whatever x's type (transformers' LlamaRMSNorm), back in x's type.
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  if (x.scalar_type() != at::kFloat) {
+    at::Tensor xf = x.to(at::kFloat);
+    return (w * (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps))).to(x.scalar_type());
+  }
   at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
   return w * (x * at::rsqrt(var + eps));
 }
@@ -85,6 +94,18 @@ void LlamaModel::AttachLora(const LoraConfig& c, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   for (auto& b : blocks_)
     for (const auto& t : c.targets) b.Module(t)->AttachLora(c.rank, c.alpha, c.dropout, gen, c.rslora, c.dora);
+}
+
+void LlamaModel::SetBaseType(at::ScalarType type) {
+  at::NoGradGuard ng;
+  const bool tied = lm_head_.is_same(embed_);
+  embed_ = embed_.to(type);
+  lm_head_ = tied ? embed_ : lm_head_.to(type);
+  for (auto& b : blocks_)
+    for (LoraLinear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+      l->weight = l->weight.to(type);
+      if (l->bias.defined()) l->bias = l->bias.to(type);
+    }
 }
 
 void LlamaModel::DetachLora() {
@@ -164,12 +185,12 @@ std::vector<at::Tensor> LlamaModel::TrainableParameters() const {
   return ps;
 }
 
-at::Tensor LlamaModel::Blocks(at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
-                              bool training, KvCache* cache) const {
+at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, const at::Tensor& sin,
+                             const at::Tensor& window_mask, bool training, KvCache* cache) const {
   const ModelSpec& s = spec_;
   const int64_t B = x.size(0), T = x.size(1), nh = s.num_heads, nkv = s.num_kv_heads, hd = s.head_dim;
   const double scale = 1.0 / std::sqrt((double)hd);
-  for (size_t l = 0; l < blocks_.size(); ++l) {
+  {
     const LlamaBlock& b = blocks_[l];
     auto seen = [&](const char* module, const at::Tensor& in) {
       if (observer_) observer_((int)l, module, in);
@@ -220,6 +241,71 @@ at::Tensor LlamaModel::Blocks(at::Tensor x, const at::Tensor& cos, const at::Ten
   return x;
 }
 
+namespace {
+
+// Activation checkpointing of one block (the reentrant scheme of
+// torch.utils.checkpoint): the forward keeps only the block's input; the
+// backward runs the block again with gradients on, from the same dropout RNG
+// state, and back-propagates through that copy, which accumulates the LoRA
+// gradients and yields the input's gradient.
+struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, const LlamaModel* model, int64_t layer,
+                            at::Tensor cos, at::Tensor sin, at::Tensor mask) {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      ctx->saved_data["rng"] = gen.get_state();
+    }
+    ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
+    ctx->saved_data["layer"] = layer;
+    ctx->saved_data["mask"] = mask;
+    ctx->save_for_backward({x, cos, sin});
+    at::NoGradGuard ng;
+    return model->Block((size_t)layer, x, cos, sin, mask, /*training=*/true, nullptr);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const auto* model = reinterpret_cast<const LlamaModel*>(ctx->saved_data["model"].toInt());
+    const int64_t layer = ctx->saved_data["layer"].toInt();
+    at::Tensor mask = ctx->saved_data["mask"].toTensor();
+    at::Tensor x = saved[0].detach().requires_grad_(true);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor now;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      now = gen.get_state();
+      gen.set_state(ctx->saved_data["rng"].toTensor());
+    }
+    at::Tensor y;
+    {
+      at::AutoGradMode on(true);
+      y = model->Block((size_t)layer, x, saved[1], saved[2], mask, /*training=*/true, nullptr);
+    }
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(now);
+    }
+    torch::autograd::backward({y}, {grad_out[0]});
+    return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor LlamaModel::Blocks(at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
+                              bool training, KvCache* cache) const {
+  const bool recompute = checkpointing_ && training && !cache && at::GradMode::is_enabled();
+  // The first block's input must ask for a gradient, or autograd never calls the
+  // checkpointed backward (the embeddings are frozen).
+  if (recompute && !x.requires_grad()) x = x.detach().requires_grad_(true);
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    x = recompute ? CheckpointedBlock::apply(x, this, (int64_t)l, cos, sin, window_mask)
+                  : Block(l, x, cos, sin, window_mask, training, cache);
+  return x;
+}
+
 at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::Tensor& positions) const {
   const ModelSpec& s = spec_;
   const int64_t T = ids.size(1);
@@ -257,9 +343,10 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
     if (s.sliding_window > 0) causal = causal.logical_and(j > i - s.sliding_window);
     window_mask = doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);  // (B, 1, T, T)
   }
-  x = Blocks(x, cos, sin, window_mask, training, nullptr);
+  const at::ScalarType ct = embed_.scalar_type();
+  x = Blocks(x, cos.to(ct), sin.to(ct), window_mask, training, nullptr);
   x = RmsNorm(x, final_norm_, s.rms_norm_eps);
-  return at::matmul(x, lm_head_.t());  // (B, T, V)
+  return at::matmul(x, lm_head_.t()).to(at::kFloat);  // (B, T, V)
 }
 
 at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) const {
@@ -279,10 +366,11 @@ at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) cons
   } else {
     mask = at::ones({T, L}, at::kBool);
   }
-  x = Blocks(x, emb.cos(), emb.sin(), mask, false, cache);
+  const at::ScalarType ct = embed_.scalar_type();
+  x = Blocks(x, emb.cos().to(ct), emb.sin().to(ct), mask, false, cache);
   cache->length = L;
   x = RmsNorm(x, final_norm_, s.rms_norm_eps);
-  return at::matmul(x, lm_head_.t());
+  return at::matmul(x, lm_head_.t()).to(at::kFloat);
 }
 
 std::pair<at::Tensor, int64_t> MaskedNextTokenLoss(const at::Tensor& logits, const at::Tensor& ids, const at::Tensor& mask) {

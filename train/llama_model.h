@@ -74,6 +74,19 @@ class LlamaModel {
   using InputObserver = std::function<void(int layer, const std::string& module, const at::Tensor& x)>;
   void SetInputObserver(InputObserver f) { observer_ = std::move(f); }
 
+  // Mixed precision: the frozen base (linear weights, embeddings, LM head) in
+  // `type` (kBFloat16), activations in that type, RMSNorm in float32, the LoRA
+  // factors and their optimizer state in float32; logits come back in float32.
+  void SetBaseType(at::ScalarType type);
+  at::ScalarType base_type() const { return embed_.scalar_type(); }
+  // Training forwards keep only each block's input and recompute the block in
+  // the backward pass (less memory for one more forward).
+  void SetActivationCheckpointing(bool on) { checkpointing_ = on; }
+
+  // Decoder block `l` over x (B, T, H) (Blocks runs them in turn).
+  at::Tensor Block(size_t l, at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
+                   bool training, KvCache* cache) const;
+
  private:
   // The decoder blocks over embeddings x (B, T, H) with rotary tables and the
   // attention mask (undefined: causal); with a cache, attention also covers
@@ -81,6 +94,7 @@ class LlamaModel {
   at::Tensor Blocks(at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
                     bool training, KvCache* cache) const;
   InputObserver observer_;
+  bool checkpointing_ = false;
   ModelSpec spec_;
   at::Tensor embed_, final_norm_, lm_head_;  // lm_head_ aliases embed_ when tied
   std::vector<LlamaBlock> blocks_;

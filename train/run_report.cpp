@@ -60,8 +60,9 @@ std::string RunReportHtml(const json& sum) {
   Series loss, lr, speed;
   std::vector<const json*> evals;
   int64_t skipped = 0;
-  for (const auto& e : sum.value("log", json::array())) {
-    if (e.contains("val_loss")) evals.push_back(&e);
+  const json log = sum.value("log", json::array());  // evals points into it: it must outlive the table below
+  for (const auto& e : log) {
+    if (e.contains("val_loss") || e.contains("exact_match")) evals.push_back(&e);
     if (e.value("skipped", false)) ++skipped;
     if (!e.contains("loss")) continue;
     const double step = Num(e, "step");
@@ -96,10 +97,20 @@ std::string RunReportHtml(const json& sum) {
   if (evals.empty()) {
     h += "<p class=none>no validation split</p>\n";
   } else {
-    h += "<table><tr><th>step</th><th>validation loss</th><th>perplexity</th></tr>\n";
-    for (const json* e : evals)
-      h += "<tr><td class=n>" + Fmt(Num(*e, "step"), "%.0f") + (Num(*e, "step") == 0 ? " (baseline)" : "") +
-           "</td><td class=n>" + Fmt(Num(*e, "val_loss")) + "</td><td class=n>" + Fmt(Num(*e, "val_ppl")) + "</td></tr>\n";
+    // Task metrics (the recipe's eval section) get their own columns when present.
+    const bool task = evals.front()->contains("exact_match");
+    h += "<table><tr><th>step</th><th>validation loss</th><th>perplexity</th>";
+    if (task) h += "<th>exact match</th><th>correction F1</th><th>character F1</th>";
+    h += "</tr>\n";
+    auto cell = [&](const json& e, const char* k) {
+      return "<td class=n>" + (e.contains(k) ? Fmt(Num(e, k)) : std::string("&ndash;")) + "</td>";
+    };
+    for (const json* e : evals) {
+      h += "<tr><td class=n>" + Fmt(Num(*e, "step"), "%.0f") + (Num(*e, "step") == 0 ? " (baseline)" : "") + "</td>" +
+           cell(*e, "val_loss") + cell(*e, "val_ppl");
+      if (task) h += cell(*e, "exact_match") + cell(*e, "correction_f1") + cell(*e, "char_f1");
+      h += "</tr>\n";
+    }
     h += "</table>\n";
   }
   h += "</body></html>\n";

@@ -25,7 +25,9 @@
 #include "data/shards/manifest.h"
 #include "data/shards/shard_io.h"
 #include "train/checkpoint.h"
+#include "data/eval/task_set.h"
 #include "train/distributed.h"
+#include "train/generate.h"
 #include "train/run_report.h"
 #include "train/shard_rows.h"
 #include "train/adamw.h"
@@ -149,6 +151,8 @@ StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipe
       out.push_back({});
       continue;
     }
+    // A float32 slice after a bf16 one needs the base at full precision again.
+    if (model && r.train.precision == "fp32" && model->base_type() != at::kFloat) model.reset();
     if (!model) {
       if (lead) LogInfo("train: loading the base model " + r.base_model);
       ST_ASSIGN_OR_RETURN(LlamaModel m, LlamaModel::Load(r.base_model));
@@ -188,6 +192,14 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
   if (at::max(train.ids).item<int64_t>() >= model.spec().vocab_size)
     return InvalidInput(manifest + ": shards hold token ids beyond the model's vocab_size " + std::to_string(model.spec().vocab_size));
   at::manual_seed(r.seed);
+  const at::ScalarType want = r.train.precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  if (model.base_type() != want) {
+    if (model.base_type() != at::kFloat)
+      return InvalidInput(r.file + ": train.precision " + r.train.precision + " needs the base loaded again (it is held in " +
+                          std::string(c10::toString(model.base_type())) + ")");
+    model.SetBaseType(want);
+  }
+  model.SetActivationCheckpointing(r.train.activation_checkpointing);
   const LoraConfig lora = AdapterConfig(r);
   model.DetachLora();
   model.AttachLora(lora, r.seed);
@@ -282,15 +294,60 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     }
     log.push_back(std::move(e));
   };
-  auto evaluate = [&](int64_t done) {
-    if (!val.ids.defined() || !lead) return -1.0;
-    const double v = EvalLoss(model, val, bs);
-    record({{"step", done}, {"val_loss", v}, {"val_ppl", std::exp(v)}});
-    LogInfo("eval at step " + std::to_string(done) + ": val loss " + std::to_string(v) + ", perplexity " +
-            std::to_string(std::exp(v)));
+  // Task metrics (the recipe's eval section): greedy replies to the held-out
+  // prompts the front tokenized (data/eval/task_set.h).
+  std::optional<data::TaskSet> task;
+  if (!r.eval.data.empty() && lead) {
+    const std::string path = (fs::path(r.output_dir) / "task_eval.json").string();
+    if (!PathExists(path))
+      return InvalidInput(path + " not found: the recipe has an eval section; start training with `slicetune train " +
+                          r.file + "`, which prepares it");
+    ST_ASSIGN_OR_RETURN(data::TaskSet t, data::ReadTaskSet(path));
+    for (const auto& p : t.prompts)
+      for (int id : p)
+        if (id < 0 || id >= model.spec().vocab_size) return InvalidInput(path + ": token id beyond the model's vocabulary");
+    task = std::move(t);
+  }
+  auto evaluate = [&](int64_t done) -> StatusOr<double> {
+    if (!lead || (!val.ids.defined() && !task)) return -1.0;
+    json e = {{"step", done}};
+    double v = -1;
+    std::string line = "eval at step " + std::to_string(done) + ":";
+    if (val.ids.defined()) {
+      v = EvalLoss(model, val, bs);
+      e["val_loss"] = v;
+      e["val_ppl"] = std::exp(v);
+      line += " val loss " + std::to_string(v) + ", perplexity " + std::to_string(std::exp(v));
+    }
+    if (task) {
+      at::NoGradGuard ng;
+      GenerateOptions g;
+      g.max_new_tokens = task->max_new_tokens;
+      g.stop_ids.assign(task->stop.begin(), task->stop.end());
+      std::vector<std::string> preds;
+      for (const auto& p : task->prompts) {
+        const std::vector<int64_t> out = Generate(model, std::vector<int64_t>(p.begin(), p.end()), g);
+        preds.push_back(task->Decode(std::vector<int>(out.begin(), out.end())));
+      }
+      const data::TaskScores sc = data::ScoreTask(task->inputs, task->references, task->sources, preds);
+      e["exact_match"] = sc.exact_match();
+      e["correction_f1"] = sc.correction.f1();
+      e["char_f1"] = sc.overlap.f1();
+      json saved = sc.Summary();
+      saved["step"] = done;
+      saved["predictions"] = sc.predictions;
+      ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "task_eval_predictions.json").string(),
+                                         saved.dump(2) + "\n"));
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%s exact match %.1f%%, correction F1 %.3f, character F1 %.3f (%lld pairs)",
+                    val.ids.defined() ? ";" : "", 100.0 * sc.exact_match(), sc.correction.f1(), sc.overlap.f1(), (long long)sc.examples);
+      line += buf;
+    }
+    record(e);
+    LogInfo(line);
     return v;
   };
-  if (start == 0) evaluate(0);  // the baseline, before any training
+  if (start == 0) ST_RETURN_IF_ERROR(evaluate(0).status());  // the baseline, before any training
 
   std::optional<Progress> prog;
   if (lead) prog.emplace(r.group.empty() ? "train" : "train " + r.name, r.train.steps, "steps", start);
@@ -355,8 +412,11 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     if (lead && ((step + 1) % r.train.log_every == 0 || step + 1 == r.train.steps))
       LogInfo((r.group.empty() ? "" : "[" + r.name + "] ") + "step " + std::to_string(step + 1) + " " + extra);
     if (prog) prog->Update(step + 1, extra);
-    if (r.train.eval_every > 0 && (step + 1) % r.train.eval_every == 0 && step + 1 < r.train.steps) evaluate(step + 1);
-    if (step + 1 == r.train.steps) res.val_loss = evaluate(step + 1);
+    if (r.train.eval_every > 0 && (step + 1) % r.train.eval_every == 0 && step + 1 < r.train.steps)
+      ST_RETURN_IF_ERROR(evaluate(step + 1).status());
+    if (step + 1 == r.train.steps) {
+      ST_ASSIGN_OR_RETURN(res.val_loss, evaluate(step + 1));
+    }
     if (lead && ((r.train.save_every > 0 && (step + 1) % r.train.save_every == 0) || step + 1 == r.train.steps || stop))
       ST_RETURN_IF_ERROR(checkpoint(step + 1));
     if (stop && step + 1 < r.train.steps)

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "core/utf8.h"
-#include "data/tokenize/chat_template.h"
 
 namespace st::data {
 

@@ -63,20 +63,7 @@ Status Unsupported(const std::string& why) {
                       "([INST] templates); set data.template to one of them to render that family's plain form");
 }
 
-bool IsPySpace(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
 }  // namespace
-
-std::string PyStrip(const std::string& s) {
-  const std::u32string u = DecodeUtf8(s);
-  size_t b = 0, e = u.size();
-  while (b < e && IsPySpace(u[b])) ++b;
-  while (e > b && IsPySpace(u[e - 1])) --e;
-  return EncodeUtf8(std::u32string_view(u).substr(b, e - b));
-}
 
 StatusOr<ChatTemplate> ChatTemplate::Create(const std::string& source, const std::string& format,
                                             const std::string& bos, const std::string& eos) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/utf8.h"  // PyStrip
 #include "data/tokenize/tokenizer.h"
 
 namespace st::data {
@@ -101,7 +102,5 @@ struct ChatTokens {
 };
 ChatTokens TokenizeChat(const Tokenizer& tok, const RenderedChat& chat);
 
-// Python's str.strip() (Jinja's trim): Unicode whitespace at both ends.
-std::string PyStrip(const std::string& s);
 
 }  // namespace st::data

@@ -1,5 +1,6 @@
 #include "data/tokenize/tokenizer.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/file_io.h"
@@ -36,6 +37,54 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& model_dir)
   }
   if (!PathExists(model_dir)) return InvalidInput(model_dir + ": model directory not found");
   return InvalidInput(model_dir + ": no tokenizer.model (sentencepiece) or tokenizer.json (byte-level BPE) found");
+}
+
+}  // namespace st::data
+
+namespace st::data {
+
+std::vector<std::string> TokenBytesTable(const Tokenizer& tok, bool* strip_leading_space) {
+  const int n = tok.vocab_size();
+  std::vector<std::string> out(n);
+  *strip_leading_space = false;
+  if (std::filesystem::path(tok.path()).filename() != "tokenizer.model") {
+    for (int id = 0; id < n; ++id) out[id] = tok.Decode({id});  // byte-level BPE: token by token
+    return out;
+  }
+  static const std::string kSpace = "\xE2\x96\x81";  // U+2581, sentencepiece's space
+  int probe = -1;
+  for (int id = 0; id < n; ++id) {
+    const std::string p = tok.Piece(id);
+    switch (tok.Type(id)) {
+      case TokenType::kByte: {
+        unsigned v = 0;
+        if (std::sscanf(p.c_str(), "<0x%2X>", &v) == 1) out[id] = std::string(1, (char)v);
+        break;
+      }
+      case TokenType::kControl:
+      case TokenType::kUnused:
+        break;
+      case TokenType::kUnknown:
+        out[id] = " \xE2\x81\x87 ";  // sentencepiece's unknown surface, " ⁇ "
+        break;
+      default: {
+        std::string s;
+        for (size_t i = 0; i < p.size();) {
+          if (p.compare(i, kSpace.size(), kSpace) == 0) {
+            s += ' ';
+            i += kSpace.size();
+          } else {
+            s += p[i++];
+          }
+        }
+        out[id] = s;
+        if (probe < 0 && s.size() > 1 && s[0] == ' ') probe = id;
+      }
+    }
+  }
+  // Whether decoding drops the space a leading piece starts with (the dummy prefix).
+  if (probe >= 0) *strip_leading_space = tok.Decode({probe}) == out[probe].substr(1);
+  return out;
 }
 
 }  // namespace st::data

@@ -39,6 +39,13 @@ class Tokenizer {
   virtual const std::string& path() const = 0;
 };
 
+// Each id's bytes in decoded text, so that concatenating them gives Decode(ids)
+// (with *strip_leading_space: less one leading space, sentencepiece's dummy
+// prefix). Byte-level BPE decodes token by token; sentencepiece pieces have
+// U+2581 for spaces, <0xNN> byte pieces, controls that decode to nothing and
+// " \u2047 " for unknown.
+std::vector<std::string> TokenBytesTable(const Tokenizer& tok, bool* strip_leading_space);
+
 // tokenizer.model when present (exact sentencepiece), else tokenizer.json.
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& model_dir);
 

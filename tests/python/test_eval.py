@@ -44,3 +44,36 @@ def test_missing_field_is_named(fixture_dir, tmp_path):
     data.write_text('{"question": "x", "output": "y"}\n', encoding="utf-8")
     r = run([SLICETUNE, "eval", os.path.join(fixture_dir, "tiny-base"), "--data", str(data), "--raw"])
     assert r.returncode == 2 and "d.jsonl:1" in r.stderr and "'input'" in r.stderr
+
+
+def test_training_reports_task_metrics_equal_to_eval(fixture_dir, tmp_path):
+    """A recipe's eval section scores greedy replies at every evaluation of
+    training; the last equals `slicetune eval` on the trained adapter (same
+    predictions, same numbers), though the training process never loads the
+    tokenizer (it decodes with the table the front wrote)."""
+    import json
+    from conftest import SRC
+    out = tmp_path / "run"
+    pairs = os.path.join(SRC, "recipes", "data", "smoke", "pairs.jsonl")
+    base = os.path.join(fixture_dir, "tiny-base")
+    r = run([SLICETUNE, "train", "recipes/smoke-tiny.yaml", "--set", f"base_model={base}", "--set", f"output_dir={out}",
+             "--set", f"data.sources=[{{path: {pairs}, format: instruction, fields: {{prompt: input, response: output}}}}]",
+             "--set", "train.steps=60", "--set", "train.eval_every=30", "--set", "lora.rank=4",
+             "--set", f"eval={{data: {pairs}, limit: 6, max_new_tokens: 24}}"], cwd=SRC)
+    assert r.returncode == 0, r.stderr
+    assert "exact match" in r.stderr and "correction F1" in r.stderr
+    evals = [e for e in json.load(open(out / "train_log.json"))["log"] if "val_loss" in e]
+    assert [e["step"] for e in evals] == [0, 30, 60]
+    assert all({"exact_match", "correction_f1", "char_f1"} <= e.keys() for e in evals)
+    mid = json.load(open(out / "task_eval_predictions.json"))
+    assert mid["step"] == 60 and mid["examples"] == 6
+    r = run([SLICETUNE, "eval", base, "--adapter", str(out / "adapter"), "--data", pairs, "--raw", "--limit", "6",
+             "--max-new-tokens", "24", "-o", str(tmp_path / "e.json")])
+    assert r.returncode == 0, r.stderr
+    ev = json.load(open(tmp_path / "e.json"))
+    assert [p["prediction"] for p in ev["predictions"]] == [p["prediction"] for p in mid["predictions"]]
+    assert any(p["prediction"] for p in ev["predictions"])
+    assert evals[-1]["exact_match"] == ev["exact_match"]
+    assert evals[-1]["correction_f1"] == ev["correction"]["f1"] and evals[-1]["char_f1"] == ev["char_overlap"]["f1"]
+    html = (out / "train_report.html").read_text()
+    assert "<th>exact match</th><th>correction F1</th>" in html and html.count("<tr>") == 1 + 3
