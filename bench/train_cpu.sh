@@ -4,7 +4,10 @@
 # hidden 768, 12 heads, MLP 2048), the same shards (sequence length 512, the
 # sample corpus packed), the same batch, rank, targets (all linear layers), fp32,
 # AdamW, both using every core. Reports tokens/s over the training loop (first
-# step excluded on both sides) and peak RSS (/usr/bin/time -v).
+# step excluded on both sides) and peak RSS (/usr/bin/time -v), plain and with
+# activation checkpointing on both sides (ours: train.activation_checkpointing;
+# theirs: gradient_checkpointing_enable), and the achieved model FLOP/s against
+# this machine's fp32 matrix-multiply rate measured in the same run.
 #
 #   bash bench/train_cpu.sh [STEPS]        (default 12)
 set -euo pipefail
@@ -58,14 +61,19 @@ lora: {variant: lora, rank: 16, alpha: 32, dropout: 0.0,
 train: {steps: $steps, batch_size: 4, grad_accum: 1, lr: 1.0e-4, schedule: constant, warmup: 0,
         precision: fp32, max_grad_norm: 1.0, log_every: 1000}
 YAML
+sed -e 's#output_dir: .*#output_dir: '"$work"'/ours-ckpt#' -e 's#precision: fp32,#precision: fp32, activation_checkpointing: true,#' \
+  "$work/recipe.yaml" > "$work/recipe-ckpt.yaml"
 "$bin/bin/slicetune" data build "$work/recipe.yaml" 2>/dev/null
-/usr/bin/time -v "$bin/bin/slicetune" train "$work/recipe.yaml" 2> "$work/ours.time" >/dev/null
-/usr/bin/time -v "$py" - "$work" "$steps" 2> "$work/peer.time" > "$work/peer.json" <<'PY'
+"$bin/bin/slicetune" data build "$work/recipe-ckpt.yaml" 2>/dev/null
+cat > "$work/peer.py" <<'PY'
 import glob, json, sys, time
 import h5py, numpy as np, torch, transformers, peft
-work, steps = sys.argv[1], int(sys.argv[2])
+work, steps, ckpt = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 torch.manual_seed(1)
 m = transformers.AutoModelForCausalLM.from_pretrained(work + "/model", dtype=torch.float32, attn_implementation="sdpa")
+if ckpt:
+    m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    m.enable_input_require_grads()
 m = peft.get_peft_model(m, peft.LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=[
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
 m.train()
@@ -89,18 +97,56 @@ for step in range(steps):
         tokens += x.numel()
 print(json.dumps({"tokens_per_second": tokens / (time.perf_counter() - t0)}))
 PY
-peer_tps=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['tokens_per_second'])" "$work/peer.json")
-ours_tps=$("$py" - "$work/ours/train_log.json" <<'PY'
+ours_rate() {
+  "$py" - "$1" <<'PY'
 import json, sys
 log = [e for e in json.load(open(sys.argv[1]))["log"] if "loss" in e]
 # all tokens of a step (batch 4 x 512) over the step's time (target tokens / their rate), first step excluded
 secs = sum(e["tokens"] / e["tokens_per_second"] for e in log[1:])
 print(len(log[1:]) * 4 * 512 / secs)
 PY
-)
+}
 field() { grep -F "$1" "$2" | sed 's/.*: //'; }
-rss_o=$(field "Maximum resident set size" "$work/ours.time"); rss_p=$(field "Maximum resident set size" "$work/peer.time")
 echo "threads: $(nproc); steps: $steps (first excluded from the rate); batch 4 x 512 tokens, rank 16, all linear layers, fp32"
-echo "ours:               $(printf '%.0f' "$ours_tps") tokens/s, peak RSS $(( rss_o / 1024 )) MB"
-echo "transformers+peft:  $(printf '%.0f' "$peer_tps") tokens/s, peak RSS $(( rss_p / 1024 )) MB"
-awk -v a="$ours_tps" -v b="$peer_tps" -v c="$rss_o" -v d="$rss_p" 'BEGIN { printf "ratio ours/peer: tokens/s %.2fx, peak RSS %.2f\n", a / b, c / d }'
+for variant in plain ckpt; do
+  suffix=$([[ $variant == ckpt ]] && echo "-ckpt" || true)
+  /usr/bin/time -v "$bin/bin/slicetune" train "$work/recipe$suffix.yaml" 2> "$work/ours$suffix.time" >/dev/null
+  /usr/bin/time -v "$py" "$work/peer.py" "$work" "$steps" "$([[ $variant == ckpt ]] && echo 1 || echo 0)" \
+    2> "$work/peer$suffix.time" > "$work/peer$suffix.json"
+  peer_tps=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['tokens_per_second'])" "$work/peer$suffix.json")
+  ours_tps=$(ours_rate "$work/ours$suffix/train_log.json")
+  rss_o=$(field "Maximum resident set size" "$work/ours$suffix.time"); rss_p=$(field "Maximum resident set size" "$work/peer$suffix.time")
+  label=$([[ $variant == ckpt ]] && echo "activation checkpointing on both sides" || echo "no activation checkpointing")
+  echo "-- $label"
+  echo "ours:               $(printf '%.0f' "$ours_tps") tokens/s, peak RSS $(( rss_o / 1024 )) MB"
+  echo "transformers+peft:  $(printf '%.0f' "$peer_tps") tokens/s, peak RSS $(( rss_p / 1024 )) MB"
+  awk -v a="$ours_tps" -v b="$peer_tps" -v c="$rss_o" -v d="$rss_p" 'BEGIN { printf "ratio ours/peer: tokens/s %.2fx, peak RSS %.2f\n", a / b, c / d }'
+  [[ $variant == plain ]] && { plain_ours=$ours_tps; plain_peer=$peer_tps; }
+done
+# Model FLOPs of one training token, frozen base (forward + input gradient, 4 per weight),
+# LoRA factors (6 per parameter), row-causal attention over the 512-token rows as the
+# peer computes it (fwd 2*2*T*hd*nh/2 per token and layer, backward twice that), LM head.
+"$py" - "$work/model/config.json" "$plain_ours" "$plain_peer" <<'PY'
+import json, sys, time, torch
+c = json.load(open(sys.argv[1])); ours, peer = float(sys.argv[2]), float(sys.argv[3])
+H, I, L, V, nh, T, r = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"], c["num_attention_heads"], 512, 16
+lin = L * (4 * H * H + 3 * H * I)
+lora = L * r * (4 * (H + H) + 2 * (H + I) + (I + H))
+attn = L * 3 * (2 * T * (H // nh) * nh)
+per_token = 4 * lin + 6 * lora + attn + 4 * H * V
+torch.set_num_threads(torch.get_num_threads())
+def rate(m, k, n, it=10, reps=5):  # the best of `reps` timings: the machine's rate, not its noise
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(it):
+            torch.mm(a, b)
+        best = max(best, 2 * m * k * n * it / (time.perf_counter() - t))
+    return best
+mm = max(rate(2048, H, I), rate(2048, I, H), rate(2048, H, H))
+print(f"fp32 matmul rate (torch.mm, {torch.get_num_threads()} threads, the model's shapes): {mm / 1e9:.1f} GFLOP/s")
+print(f"model FLOPs per token {per_token / 1e6:.0f} M: ours {ours * per_token / 1e9:.1f} GFLOP/s = {100 * ours * per_token / mm:.0f}% "
+      f"of the matmul rate; transformers+peft {peer * per_token / 1e9:.1f} GFLOP/s = {100 * peer * per_token / mm:.0f}%")
+PY
