@@ -16,7 +16,8 @@ log() { echo "setup: $*" >&2; }
 apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3 python3-venv python3-dev
           libsentencepiece-dev libhdf5-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
           libgtest-dev libssl-dev libpcre2-dev libutf8proc-dev libopencc-dev libxxhash-dev libcsv-dev
-          libgloo-dev)  # gloo: headers of the Gloo backend inside LibTorch (multi-process training)
+          libgloo-dev   # gloo: headers of the Gloo backend inside LibTorch (multi-process training)
+          libtcmalloc-minimal4)  # slicetune-train's allocator (peak RSS, bench/RESULTS.md)
 # The test suite renders the HTML data report in a headless browser, rebuilds
 # the augmentation confusion sets from Unihan to check the shipped table, and
 # renders exported Ollama Modelfile templates with Go's text/template (Ollama's engine).
