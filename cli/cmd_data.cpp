@@ -31,6 +31,30 @@ Status EnsureShards(const std::string& recipe, const std::vector<std::string>& o
 
 namespace {
 
+bool MultiProcessLaunch() {
+  auto num = [](const char* name) { const char* v = std::getenv(name); return v ? std::atol(v) : 0L; };
+  return num("WORLD_SIZE") > 1 || (!std::getenv("WORLD_SIZE") && num("SLURM_NTASKS") > 1);
+}
+
+}  // namespace
+
+Status ShardsForTraining(const std::string& recipe, const std::vector<std::string>& sets, const std::string& slice) {
+  if (!MultiProcessLaunch()) return EnsureShards(recipe, sets, /*force=*/false, slice);
+  // One of several processes (torchrun, srun): the ranks would race to build the
+  // same shards, so they only check them.
+  ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(recipe, sets, slice));
+  for (const Recipe& r : all) {
+    ST_ASSIGN_OR_RETURN(bool fresh, data::ShardsUpToDate(r));
+    if (!fresh)
+      return InvalidInput(ShardsDir(r) + ": missing or built from another version of the data section; a multi-process "
+                          "run reads shards but does not build them: run `slicetune data build " + recipe +
+                          "` once first (with the same --set options)");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
 // "I/N", or "env": Slurm array variables, else torchrun's RANK / WORLD_SIZE.
 StatusOr<std::pair<int, int>> ParseTask(const std::string& spec) {
   auto num = [](const char* name) -> long { const char* v = std::getenv(name); return v ? std::strtol(v, nullptr, 10) : -1; };

@@ -29,7 +29,8 @@ void AddRun(CLI::App& app, Status* result) {
         ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(r.output_dir) / "recipe.resolved.yaml").string(), r.resolved_yaml));
         current = current && AdapterCurrent(r);
       }
-      ST_RETURN_IF_ERROR(EnsureShards(o->recipe, o->sets, o->force, o->slice));
+      if (o->force) ST_RETURN_IF_ERROR(EnsureShards(o->recipe, o->sets, true, o->slice));
+      else ST_RETURN_IF_ERROR(ShardsForTraining(o->recipe, o->sets, o->slice));
       if (current) {
         for (const Recipe& r : all) LogInfo("train: adapter in " + AdapterDir(r) + " is up to date, skipping");
       } else {

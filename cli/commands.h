@@ -66,6 +66,9 @@ Status TrainInChild(const std::string& recipe, const std::vector<std::string>& o
 // Ensures shards are built and current for the recipe's slices (skips unchanged ones).
 Status EnsureShards(const std::string& recipe, const std::vector<std::string>& overrides, bool force,
                     const std::string& slice = "");
+// EnsureShards for a training start; as one of several processes (WORLD_SIZE or
+// SLURM_NTASKS > 1) it only checks that the shards are current.
+Status ShardsForTraining(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice);
 // The recipe's export stage, for each of its slices.
 Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice = "");
 // --slice NAME on a subcommand that takes a recipe.

@@ -98,6 +98,9 @@ def test_multi_process_start_does_not_build_shards(fixture_dir, tmp_path):
     env = dict(os.environ, RANK="0", WORLD_SIZE="2", MASTER_PORT=str(free_port()))
     r = run([SLICETUNE, "train", *args], cwd=SRC, env=env, timeout=120)
     assert r.returncode == 2 and "does not build them" in r.stderr and "slicetune data build" in r.stderr, r.stderr
+    r = run([SLICETUNE, "run", *args], cwd=SRC, env=env, timeout=120)  # run checks the same way
+    assert r.returncode == 2 and "does not build them" in r.stderr, r.stderr
+    assert not (out / "shards").exists()
     env = dict(os.environ, RANK="2", WORLD_SIZE="2")
     r = run([SLICETUNE, "train", *recipe_args(fixture_dir, tmp_path / "x", 2)], cwd=SRC, env=env, timeout=120)
     assert r.returncode == 2 and "rank 2 is not below the world size 2" in r.stderr, r.stderr
