@@ -102,7 +102,8 @@ void LlamaModel::SetBaseType(at::ScalarType type) {
   embed_ = embed_.to(type);
   lm_head_ = tied ? embed_ : lm_head_.to(type);
   for (auto& b : blocks_)
-    for (LoraLinear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+    for (const auto& name : LinearModules()) {
+      LoraLinear* l = b.Module(name);
       l->weight = l->weight.to(type);
       if (l->bias.defined()) l->bias = l->bias.to(type);
     }
@@ -110,7 +111,8 @@ void LlamaModel::SetBaseType(at::ScalarType type) {
 
 void LlamaModel::DetachLora() {
   for (auto& b : blocks_)
-    for (LoraLinear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+    for (const auto& name : LinearModules()) {
+      LoraLinear* l = b.Module(name);
       l->lora_a = at::Tensor();
       l->lora_b = at::Tensor();
       l->magnitude = at::Tensor();
