@@ -307,7 +307,7 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
 
   if (YAML::Node t = root["train"]) {
     ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
-                                                 "warmup", "precision", "activation_checkpointing", "max_grad_norm", "log_every", "save_every", "eval_every",
+                                                 "warmup", "precision", "activation_checkpointing", "quantize_base", "device", "kernels_off", "max_grad_norm", "log_every", "save_every", "eval_every",
                                                  "keep_checkpoints", "on_nonfinite"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "steps", &r.train.steps, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.steps", r.train.steps, 1, 100000000));
@@ -325,6 +325,17 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "precision", &r.train.precision, "fp32 | bf16"));
     ST_RETURN_IF_ERROR(rd.OneOf(t, "train.precision", r.train.precision, {"fp32", "bf16"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "activation_checkpointing", &r.train.activation_checkpointing, "true or false"));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "quantize_base", &r.train.quantize_base, "none | nf4"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.quantize_base", r.train.quantize_base, {"none", "nf4"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "device", &r.train.device, "cpu | cuda"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.device", r.train.device, {"cpu", "cuda"}));
+    ST_RETURN_IF_ERROR(rd.GetList(t, "train", "kernels_off", &r.train.kernels_off));
+    for (const auto& k : r.train.kernels_off)
+      ST_RETURN_IF_ERROR(rd.OneOf(t["kernels_off"], "train.kernels_off", k,
+                                  {"rmsnorm", "rope", "swiglu", "linear_ce", "lora", "nf4"}));
+    if (r.train.quantize_base == "nf4" && r.lora.variant == "dora")
+      return rd.Error(t, "train.quantize_base", "nf4 does not combine with lora.variant dora (DoRA needs the dense "
+                                                "weight's row norms); use lora.variant lora or rslora");
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "max_grad_norm", &r.train.max_grad_norm, "a number (0 disables clipping)"));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "log_every", &r.train.log_every, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.log_every", r.train.log_every, 1, 1000000));

@@ -87,6 +87,9 @@ struct TrainSpec {
   int64_t warmup = 0;
   std::string precision = "fp32";  // fp32 | bf16 (frozen base in bf16; LoRA and optimizer in fp32)
   bool activation_checkpointing = false;  // recompute each block in the backward pass
+  std::string quantize_base = "none";  // none | nf4 (QLoRA: block linear weights in 4-bit NormalFloat)
+  std::string device = "cpu";          // cpu | cuda
+  std::vector<std::string> kernels_off;  // fused CUDA kernels to leave out: rmsnorm rope swiglu linear_ce lora nf4
   double max_grad_norm = 1.0;
   int64_t log_every = 10;
   int64_t save_every = 0;         // checkpoint every N steps (0: only at the end)

@@ -9,18 +9,6 @@ using namespace cuda;
 __constant__ float kNf4Dev[16] = ST_NF4_CODE;
 __constant__ float kDyn8Dev[256] = ST_DYNAMIC8_CODE;
 
-// As Nearest in nf4_ref.cpp: midpoints in float32, a tie takes the lower code.
-__device__ int NearestDev(const float* code, int count, float v) {
-  int lo = 0, hi = count - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    const float m = (code[mid] + code[mid + 1]) / 2.0f;
-    if (m < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 __device__ float ScaledDev(float v, float absmax) {
   const float inv = 1.0f / fmaxf(absmax, 1e-38f);
   return fminf(1.0f, fmaxf(-1.0f, v * inv));
@@ -38,8 +26,8 @@ __global__ void QuantizeNf4(int64_t n, int64_t blocks, const T* __restrict__ x, 
   const float a = WarpMax(fmaxf(fabsf(v0), fabsf(v1)));
   if (lane == 0) absmax[b] = a;
   if (i0 < 2 * ((n + 1) / 2)) {
-    const int q0 = NearestDev(kNf4Dev, 16, ScaledDev(v0, a));
-    const int q1 = NearestDev(kNf4Dev, 16, i0 + 1 < n ? ScaledDev(v1, a) : 0.0f);
+    const int q0 = NearestCode(kNf4Dev, 16, ScaledDev(v0, a));
+    const int q1 = NearestCode(kNf4Dev, 16, i0 + 1 < n ? ScaledDev(v1, a) : 0.0f);
     packed[i0 / 2] = (uint8_t)(q0 << 4 | q1);
   }
 }
@@ -72,7 +60,7 @@ __global__ void QuantizeAbsMax(int64_t blocks, const float* __restrict__ centred
   m = part[0];
   for (int w = 1; w < 8; ++w) m = fmaxf(m, part[w]);
   if (threadIdx.x == 0) absmax2[blockIdx.x] = m;
-  if (i < blocks) absmax_q[i] = (uint8_t)NearestDev(kDyn8Dev, 256, ScaledDev(v, m));
+  if (i < blocks) absmax_q[i] = (uint8_t)NearestCode(kDyn8Dev, 256, ScaledDev(v, m));
 }
 
 __device__ __forceinline__ float BlockScale(int64_t b, const uint8_t* absmax_q, const float* absmax2, float offset) {

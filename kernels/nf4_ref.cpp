@@ -8,21 +8,6 @@
 namespace st::kernels {
 namespace {
 
-// Index of the nearest code: the number of midpoints (float32, as bitsandbytes
-// computes them) strictly below v, so a value on a midpoint takes the lower code
-// (torch.bucketize, right=False).
-template <int N>
-int Nearest(const float (&code)[N], float v) {
-  int lo = 0, hi = N - 1;  // answer in [lo, hi]
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    const float m = (code[mid] + code[mid + 1]) / 2.0f;
-    if (m < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 // Block maxima of |x| over blocks of `block` values.
 void BlockAbsMax(int64_t n, const float* x, int64_t block, float* out) {
   for (int64_t b = 0; b * block < n; ++b) {
@@ -45,7 +30,7 @@ void Nf4QuantizeRef(int64_t n, const float* x, uint8_t* packed, uint8_t* absmax_
   BlockAbsMax(n, x, kNf4Block, absmax.data());
   std::fill(packed, packed + sz.packed, uint8_t{0});
   for (int64_t i = 0; i < 2 * sz.packed; ++i) {  // n odd: the pad is a scaled 0
-    const int q = Nearest(kNf4Code, i < n ? Scaled(x[i], absmax[i / kNf4Block]) : 0.0f);
+    const int q = NearestCode(kNf4Code, 16, i < n ? Scaled(x[i], absmax[i / kNf4Block]) : 0.0f);
     packed[i / 2] |= (uint8_t)(i % 2 == 0 ? q << 4 : q);
   }
   double sum = 0;
@@ -54,7 +39,7 @@ void Nf4QuantizeRef(int64_t n, const float* x, uint8_t* packed, uint8_t* absmax_
   for (float& a : absmax) a -= *offset;
   BlockAbsMax(sz.blocks, absmax.data(), kNf4Block2, absmax2);
   for (int64_t b = 0; b < sz.blocks; ++b)
-    absmax_q[b] = (uint8_t)Nearest(kDynamic8Code, Scaled(absmax[b], absmax2[b / kNf4Block2]));
+    absmax_q[b] = (uint8_t)NearestCode(kDynamic8Code, 256, Scaled(absmax[b], absmax2[b / kNf4Block2]));
 }
 
 void Nf4DequantizeRef(int64_t n, const uint8_t* packed, const uint8_t* absmax_q, const float* absmax2, float offset,

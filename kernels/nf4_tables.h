@@ -60,6 +60,20 @@ namespace st::kernels {
     0x1.ee00000000000p-1f, 0x1.f533340000000p-1f, 0x1.fc66660000000p-1f, 0x1.0000000000000p+0f \
   }
 
+// Index of the nearest of `count` ascending codes: the number of midpoints
+// (float32, as bitsandbytes computes them) strictly below v, so a value on a
+// midpoint takes the lower code (torch.bucketize, right=False). Host and device.
+ST_HD inline int NearestCode(const float* code, int count, float v) {
+  int lo = 0, hi = count - 1;  // answer in [lo, hi]
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    const float m = (code[mid] + code[mid + 1]) / 2.0f;
+    if (m < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 inline constexpr float kNf4Code[16] = ST_NF4_CODE;
 inline constexpr float kDynamic8Code[256] = ST_DYNAMIC8_CODE;
 

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 TensorToWrite ToWrite(const std::string& name, const at::Tensor& t) {
-  at::Tensor c = t.detach().contiguous().to(at::kFloat);
+  at::Tensor c = t.detach().to(at::kCPU).contiguous().to(at::kFloat);
   std::vector<int64_t> shape(c.sizes().begin(), c.sizes().end());
   std::vector<float> v(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   return MakeF32Tensor(name, shape, v);

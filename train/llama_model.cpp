@@ -8,19 +8,14 @@
 
 #include "core/base_fingerprint.h"
 #include "core/safetensors.h"
+#include "train/fused_ops.h"
 
 namespace st::train {
 namespace {
 
-// In float32 whatever x's type (transformers' LlamaRMSNorm), back in x's type.
-at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  if (x.scalar_type() != at::kFloat) {
-    at::Tensor xf = x.to(at::kFloat);
-    return (w * (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps))).to(x.scalar_type());
-  }
-  at::Tensor var = x.pow(2).mean(-1, /*keepdim=*/true);
-  return w * (x * at::rsqrt(var + eps));
-}
+// In float32 whatever x's type (transformers' LlamaRMSNorm), back in x's type
+// (train/fused_ops.h: the fused kernel on CUDA).
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) { return RmsNormOp(x, w, eps); }
 
 at::Tensor RotateHalf(const at::Tensor& x) {
   const int64_t h = x.size(-1) / 2;
@@ -104,10 +99,44 @@ void LlamaModel::SetBaseType(at::ScalarType type) {
   for (auto& b : blocks_)
     for (const auto& name : LinearModules()) {
       LoraLinear* l = b.Module(name);
-      l->weight = l->weight.to(type);
+      if (l->weight.defined()) l->weight = l->weight.to(type);  // an NF4 weight is dequantized to x's type
       if (l->bias.defined()) l->bias = l->bias.to(type);
     }
 }
+
+void LlamaModel::To(const at::Device& device) {
+  at::NoGradGuard ng;
+  const bool tied = lm_head_.is_same(embed_);
+  auto move = [&](at::Tensor& t) {
+    if (t.defined()) t = t.to(device);
+  };
+  move(embed_);
+  move(final_norm_);
+  if (tied) lm_head_ = embed_;
+  else move(lm_head_);
+  move(inv_freq_);
+  for (auto& b : blocks_) {
+    for (at::Tensor* t : {&b.attn_norm, &b.ffn_norm, &b.q_norm, &b.k_norm}) move(*t);
+    for (const auto& name : LinearModules()) {
+      LoraLinear* l = b.Module(name);
+      for (at::Tensor* t : {&l->weight, &l->bias, &l->nf4.packed, &l->nf4.absmax_q, &l->nf4.absmax2, &l->nf4.offset})
+        move(*t);
+    }
+  }
+}
+
+void LlamaModel::QuantizeBaseNf4() {
+  at::NoGradGuard ng;
+  for (auto& b : blocks_)
+    for (const auto& name : LinearModules()) {
+      LoraLinear* l = b.Module(name);
+      if (l->nf4.defined()) continue;
+      l->nf4 = QuantizeNf4(l->weight);
+      l->weight = at::Tensor();
+    }
+}
+
+bool LlamaModel::base_nf4() const { return !blocks_.empty() && blocks_[0].q.nf4.defined(); }
 
 void LlamaModel::DetachLora() {
   for (auto& b : blocks_)
@@ -126,13 +155,14 @@ Status LlamaModel::LoadAdapter(const LoraAdapter& ad) {
   for (const auto& [key, pair] : ad.weights) {
     if (key.first < 0 || key.first >= (int)blocks_.size()) return InvalidInput("adapter layer out of range");
     LoraLinear* lin = blocks_[key.first].Module(key.second);
-    const int64_t out = lin->weight.size(0), in = lin->weight.size(1), r = ad.config.rank;
-    lin->lora_a = at::from_blob(const_cast<float*>(pair.a.data()), {r, in}, at::kFloat).clone().set_requires_grad(true);
-    lin->lora_b = at::from_blob(const_cast<float*>(pair.b.data()), {out, r}, at::kFloat).clone().set_requires_grad(true);
+    const int64_t out = lin->out_features(), in = lin->in_features(), r = ad.config.rank;
+    const at::Device dev = embed_.device();
+    lin->lora_a = at::from_blob(const_cast<float*>(pair.a.data()), {r, in}, at::kFloat).clone().to(dev).set_requires_grad(true);
+    lin->lora_b = at::from_blob(const_cast<float*>(pair.b.data()), {out, r}, at::kFloat).clone().to(dev).set_requires_grad(true);
     lin->scale = ad.config.scale();
     lin->dropout = ad.config.dropout;
     if (ad.config.dora)
-      lin->magnitude = at::from_blob(const_cast<float*>(pair.magnitude.data()), {out}, at::kFloat).clone().set_requires_grad(true);
+      lin->magnitude = at::from_blob(const_cast<float*>(pair.magnitude.data()), {out}, at::kFloat).clone().to(dev).set_requires_grad(true);
   }
   return Status::Ok();
 }
@@ -160,12 +190,12 @@ LoraAdapter LlamaModel::ExportAdapter(const LoraConfig& c) const {
     for (const auto& t : c.targets) {
       const LoraLinear* lin = const_cast<LlamaBlock&>(blocks_[l]).Module(t);
       if (!lin->has_lora()) continue;
-      at::Tensor a = lin->lora_a.detach().contiguous(), b = lin->lora_b.detach().contiguous();
+      at::Tensor a = lin->lora_a.detach().cpu().contiguous(), b = lin->lora_b.detach().cpu().contiguous();
       LoraPair p;
       p.a.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
       p.b.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
       if (lin->dora()) {
-        at::Tensor m = lin->magnitude.detach().contiguous();
+        at::Tensor m = lin->magnitude.detach().cpu().contiguous();
         p.magnitude.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
       }
       ad.weights[{(int)l, t}] = std::move(p);
@@ -207,11 +237,18 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
       q = RmsNorm(q, b.q_norm, s.rms_norm_eps);
       k = RmsNorm(k, b.k_norm, s.rms_norm_eps);
     }
+    const bool rope_kernel = !sin.defined();  // cos holds the positions (B, T): see Block's comment
+    if (rope_kernel) {
+      q = RopeOp(q, cos, inv_freq_);
+      k = RopeOp(k, cos, inv_freq_);
+    }
     q = q.transpose(1, 2);  // (B, nh, T, hd)
     k = k.transpose(1, 2);  // (B, nkv, T, hd)
     at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
-    q = q * cos + RotateHalf(q) * sin;
-    k = k * cos + RotateHalf(k) * sin;
+    if (!rope_kernel) {
+      q = q * cos + RotateHalf(q) * sin;
+      k = k * cos + RotateHalf(k) * sin;
+    }
     if (cache) {  // keys and values of earlier positions come first
       if (cache->k.size() <= l) {
         cache->k.push_back(k);
@@ -236,7 +273,7 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
     seen("gate_proj", h);
     seen("up_proj", h);
-    at::Tensor g = at::silu(b.gate.Forward(h, training)) * b.up.Forward(h, training);
+    at::Tensor g = SwigluOp(b.gate.Forward(h, training), b.up.Forward(h, training));
     seen("down_proj", g);
     x = x + b.down.Forward(g, training);
   }
@@ -309,6 +346,15 @@ at::Tensor LlamaModel::Blocks(at::Tensor x, const at::Tensor& cos, const at::Ten
 }
 
 at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::Tensor& positions) const {
+  return at::matmul(ForwardHidden(ids, training, positions), lm_head_.t()).to(at::kFloat);  // (B, T, V)
+}
+
+std::pair<at::Tensor, int64_t> LlamaModel::Loss(const at::Tensor& ids, const at::Tensor& mask, bool training,
+                                                const at::Tensor& positions) const {
+  return HeadLossOp(ForwardHidden(ids, training, positions), lm_head_, ids, mask);
+}
+
+at::Tensor LlamaModel::ForwardHidden(const at::Tensor& ids, bool training, const at::Tensor& positions) const {
   const ModelSpec& s = spec_;
   const int64_t T = ids.size(1);
   at::Tensor x = at::embedding(embed_, ids);  // (B, T, H)
@@ -317,7 +363,7 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
   const bool packed = positions.defined() && positions.narrow(1, 1, T - 1).eq(0).any().item<bool>();
   if (!positions.defined() || !packed) {
     // cos/sin (T, hd): positions p0..p0+T-1 times inv_freq, duplicated (rotate-half layout).
-    at::Tensor p = at::arange(T, at::kFloat);
+    at::Tensor p = at::arange(T, ids.options().dtype(at::kFloat));
     if (positions.defined()) p = p.view({1, T}) + positions.narrow(1, 0, 1).to(at::kFloat);  // (B, T)
     at::Tensor freqs = positions.defined() ? p.unsqueeze(-1) * inv_freq_ : at::outer(p, inv_freq_);
     at::Tensor emb = at::cat({freqs, freqs}, -1);
@@ -329,7 +375,7 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
     }
     // Sliding window (Mistral): query i sees keys j with i - window < j <= i. (T, T) bool, true = attend.
     if (s.sliding_window > 0 && T > s.sliding_window) {
-      at::Tensor i = at::arange(T, at::kLong).view({T, 1}), j = at::arange(T, at::kLong).view({1, T});
+      at::Tensor i = at::arange(T, ids.options()).view({T, 1}), j = at::arange(T, ids.options()).view({1, T});
       window_mask = (j <= i).logical_and(j > i - s.sliding_window);
     }
   } else {
@@ -340,33 +386,39 @@ at::Tensor LlamaModel::Forward(const at::Tensor& ids, bool training, const at::T
     cos = emb.cos().unsqueeze(1);
     sin = emb.sin().unsqueeze(1);
     at::Tensor doc = positions.eq(0).to(at::kLong).cumsum(1);  // (B, T)
-    at::Tensor i = at::arange(T, at::kLong).view({T, 1}), j = at::arange(T, at::kLong).view({1, T});
+    at::Tensor i = at::arange(T, ids.options()).view({T, 1}), j = at::arange(T, ids.options()).view({1, T});
     at::Tensor causal = j <= i;
     if (s.sliding_window > 0) causal = causal.logical_and(j > i - s.sliding_window);
     window_mask = doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);  // (B, 1, T, T)
   }
   const at::ScalarType ct = embed_.scalar_type();
-  x = Blocks(x, cos.to(ct), sin.to(ct), window_mask, training, nullptr);
-  x = RmsNorm(x, final_norm_, s.rms_norm_eps);
-  return at::matmul(x, lm_head_.t()).to(at::kFloat);  // (B, T, V)
+  if (RopeKernelApplies(x)) {  // the kernel takes positions, not tables
+    const int64_t B = ids.size(0);
+    at::Tensor pos = positions.defined() ? positions.to(at::kLong).contiguous()
+                                         : at::arange(T, ids.options().dtype(at::kLong)).expand({B, T}).contiguous();
+    x = Blocks(x, pos, at::Tensor(), window_mask, training, nullptr);
+  } else {
+    x = Blocks(x, cos.to(ct), sin.to(ct), window_mask, training, nullptr);
+  }
+  return RmsNorm(x, final_norm_, s.rms_norm_eps);
 }
 
 at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) const {
   const ModelSpec& s = spec_;
   const int64_t T = ids.size(1), p0 = cache->length;
   at::Tensor x = at::embedding(embed_, ids);
-  at::Tensor p = at::arange(p0, p0 + T, at::kFloat);
+  at::Tensor p = at::arange(p0, p0 + T, ids.options().dtype(at::kFloat));
   at::Tensor emb = at::outer(p, inv_freq_);
   emb = at::cat({emb, emb}, -1);
   // New query i (position p0 + i) sees cached and new keys j <= p0 + i, within the window.
   at::Tensor mask;
   const int64_t L = p0 + T;
   if (T > 1 || (s.sliding_window > 0 && L > s.sliding_window)) {
-    at::Tensor i = at::arange(p0, L, at::kLong).view({T, 1}), j = at::arange(L, at::kLong).view({1, L});
+    at::Tensor i = at::arange(p0, L, ids.options()).view({T, 1}), j = at::arange(L, ids.options()).view({1, L});
     mask = j <= i;
     if (s.sliding_window > 0) mask = mask.logical_and(j > i - s.sliding_window);
   } else {
-    mask = at::ones({T, L}, at::kBool);
+    mask = at::ones({T, L}, ids.options().dtype(at::kBool));
   }
   const at::ScalarType ct = embed_.scalar_type();
   x = Blocks(x, emb.cos().to(ct), emb.sin().to(ct), mask, false, cache);

@@ -62,6 +62,12 @@ class LlamaModel {
   // where a packed document starts. Rotary embeddings use them and attention stays
   // within a document (block-diagonal causal mask). Undefined: 0..T-1, one document.
   at::Tensor Forward(const at::Tensor& ids, bool training = false, const at::Tensor& positions = {}) const;
+  // The final normed hidden states (B, T, H): Forward without the LM head.
+  at::Tensor ForwardHidden(const at::Tensor& ids, bool training = false, const at::Tensor& positions = {}) const;
+  // MaskedNextTokenLoss of Forward's logits; on CUDA through the fused LM-head
+  // cross-entropy (train/fused_ops.h), which never holds the logits.
+  std::pair<at::Tensor, int64_t> Loss(const at::Tensor& ids, const at::Tensor& mask, bool training,
+                                      const at::Tensor& positions = {}) const;
 
   // Called in Forward with the input (B, T, in) of every block linear layer
   // (module names as in ListWeights: "q_proj" ... "down_proj"), e.g. to collect
@@ -82,8 +88,17 @@ class LlamaModel {
   // Training forwards keep only each block's input and recompute the block in
   // the backward pass (less memory for one more forward).
   void SetActivationCheckpointing(bool on) { checkpointing_ = on; }
+  // Moves every tensor of the model to `device` (LoRA factors attached later follow it).
+  void To(const at::Device& device);
+  at::Device device() const { return embed_.device(); }
+  // QLoRA: every block linear weight to NF4 (kernels/nf4.h), dequantized per use.
+  void QuantizeBaseNf4();
+  bool base_nf4() const;
 
-  // Decoder block `l` over x (B, T, H) (Blocks runs them in turn).
+  // Decoder block `l` over x (B, T, H) (Blocks runs them in turn). cos / sin are
+  // the rotary tables broadcast to (B, heads, T, head_dim); with the CUDA rotary
+  // kernel (RopeKernelApplies), cos holds the positions (B, T) int64 instead and
+  // sin is undefined.
   at::Tensor Block(size_t l, at::Tensor x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& window_mask,
                    bool training, KvCache* cache) const;
 

@@ -2,13 +2,16 @@
 
 #include <cmath>
 
+#include "train/fused_ops.h"
+
 namespace st::train {
 
 void LoraLinear::AttachLora(int64_t rank, double alpha, double dropout_p, at::Generator gen, bool rslora, bool dora) {
-  const int64_t out = weight.size(0), in = weight.size(1);
+  const int64_t out = out_features(), in = in_features();
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  const auto f32 = weight.options().dtype(at::kFloat);  // float32 over any base type
-  lora_a = at::empty({rank, in}, f32).uniform_(-bound, bound, gen).set_requires_grad(true);
+  const auto f32 = (nf4.defined() ? nf4.packed : weight).options().dtype(at::kFloat);  // float32 over any base type
+  // Drawn on the CPU from `gen` on any device, so a seed gives the same factors everywhere.
+  lora_a = at::empty({rank, in}, at::kFloat).uniform_(-bound, bound, gen).to(f32.device()).set_requires_grad(true);
   lora_b = at::zeros({out, rank}, f32).set_requires_grad(true);
   scale = rslora ? alpha / std::sqrt(static_cast<double>(rank)) : alpha / static_cast<double>(rank);
   dropout = dropout_p;
@@ -19,7 +22,8 @@ void LoraLinear::AttachLora(int64_t rank, double alpha, double dropout_p, at::Ge
 }
 
 at::Tensor LoraLinear::Forward(const at::Tensor& x, bool training) const {
-  at::Tensor base = at::matmul(x, weight.t());
+  if (at::Tensor fused = FusedLoraForward(x, *this, training); fused.defined()) return fused;
+  at::Tensor base = nf4.defined() ? Nf4LinearOp(x, nf4) : at::matmul(x, weight.t());
   at::Tensor y = bias.defined() ? base + bias : base;
   if (!has_lora()) return y;
   const bool dropped = training && dropout > 0;
@@ -34,7 +38,7 @@ at::Tensor LoraLinear::Forward(const at::Tensor& x, bool training) const {
     norm = at::linalg_vector_norm(weight.to(at::kFloat) + at::matmul(lora_b, lora_a) * scale, 2, {1});
   }
   at::Tensor factor = magnitude / norm;  // (out,)
-  at::Tensor base_d = dropped ? at::matmul(xd, weight.t()) : base;
+  at::Tensor base_d = dropped ? at::matmul(xd, weight.t()) : base;  // DoRA: never NF4 (recipe check)
   return y + ((factor - 1) * base_d + factor * low).to(y.scalar_type());
 }
 

@@ -23,10 +23,13 @@
 
 #include <cstdint>
 
+#include "train/nf4_weight.h"
+
 namespace st::train {
 
 struct LoraLinear {
-  at::Tensor weight;     // (out, in)
+  at::Tensor weight;     // (out, in); undefined when the base is held in NF4
+  Nf4Weight nf4;         // QLoRA: the frozen weight in NF4 (train.quantize_base)
   at::Tensor bias;       // (out,) or undefined
   at::Tensor lora_a;     // (r, in) or undefined
   at::Tensor lora_b;     // (out, r) or undefined
@@ -36,6 +39,8 @@ struct LoraLinear {
 
   bool has_lora() const { return lora_a.defined(); }
   bool dora() const { return magnitude.defined(); }
+  int64_t out_features() const { return nf4.defined() ? nf4.out : weight.size(0); }
+  int64_t in_features() const { return nf4.defined() ? nf4.in : weight.size(1); }
   // Creates trainable A, B (and m for DoRA) on weight's device; `gen` seeds A.
   void AttachLora(int64_t rank, double alpha, double dropout_p, at::Generator gen, bool rslora = false, bool dora = false);
   at::Tensor Forward(const at::Tensor& x, bool training) const;

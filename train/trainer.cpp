@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "core/base_fingerprint.h"
+#include "train/fused_ops.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -46,7 +48,8 @@ double EvalLoss(const LlamaModel& model, const Rows& rows, int64_t batch) {
   for (int64_t i = 0; i < rows.ids.size(0); i += batch) {
     const int64_t n = std::min(batch, rows.ids.size(0) - i);
     at::Tensor ids = rows.ids.narrow(0, i, n), mask = rows.mask.narrow(0, i, n), pos = rows.pos.narrow(0, i, n);
-    auto [loss, k] = MaskedNextTokenLoss(model.Forward(ids, false, pos), ids, mask);
+    const at::Device dev = model.device();
+    auto [loss, k] = model.Loss(ids.to(dev), mask.to(dev), false, pos.to(dev));
     sum += loss.item<double>() * k;
     count += k;
   }
@@ -83,7 +86,8 @@ int64_t TargetCount(const std::vector<MicroBatch>& micro) {
 double AccumulateGradients(const LlamaModel& model, const std::vector<MicroBatch>& micro, bool training, int64_t total) {
   double loss_sum = 0;
   for (const auto& m : micro) {
-    auto [loss, k] = MaskedNextTokenLoss(model.Forward(m.ids, training, m.pos), m.ids, m.mask);
+    const at::Device dev = model.device();
+    auto [loss, k] = model.Loss(m.ids.to(dev), m.mask.to(dev), training, m.pos.defined() ? m.pos.to(dev) : m.pos);
     if (k == 0) continue;
     // This micro-batch's summed loss over the step's target count.
     (loss * ((double)k / (double)std::max<int64_t>(1, total))).backward();
@@ -151,8 +155,9 @@ StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipe
       out.push_back({});
       continue;
     }
-    // A float32 slice after a bf16 one needs the base at full precision again.
+    // A float32 slice after a bf16 one, or a dense one after QLoRA, needs the base loaded again.
     if (model && r.train.precision == "fp32" && model->base_type() != at::kFloat) model.reset();
+    if (model && r.train.quantize_base == "none" && model->base_nf4()) model.reset();
     if (!model) {
       if (lead) LogInfo("train: loading the base model " + r.base_model);
       ST_ASSIGN_OR_RETURN(LlamaModel m, LlamaModel::Load(r.base_model));
@@ -200,6 +205,19 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     model.SetBaseType(want);
   }
   model.SetActivationCheckpointing(r.train.activation_checkpointing);
+  if (r.train.device == "cuda") {
+    if (!at::hasCUDA())
+      return InvalidInput(r.file + ": train.device is cuda but LibTorch sees no CUDA device here; HINT: "
+                          "--set train.device=cpu, or run on a GPU machine");
+    model.To(at::Device(at::kCUDA, 0));
+  } else if (!model.device().is_cpu()) {
+    model.To(at::Device(at::kCPU));
+  }
+  if (r.train.quantize_base == "nf4" && !model.base_nf4()) {
+    if (lead) LogInfo("train: quantizing the base's block linear weights to NF4 (QLoRA)");
+    model.QuantizeBaseNf4();
+  }
+  ST_RETURN_IF_ERROR(SetKernelsOff(r.train.kernels_off));
   const LoraConfig lora = AdapterConfig(r);
   model.DetachLora();
   model.AttachLora(lora, r.seed);
@@ -357,6 +375,11 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     const double lr = ScheduledLr(r.train.schedule, r.train.lr, step, r.train.warmup, r.train.steps);
     const auto step_t0 = std::chrono::steady_clock::now();
     torch_gen.set_current_seed(StepSeed(r.seed, rank, step));  // dropout masks of this step on this rank
+    if (model.device().is_cuda()) {  // LibTorch's own dropout on CUDA (kernels off) draws from the CUDA generator
+      at::Generator cg = at::globalContext().defaultGenerator(model.device());
+      std::lock_guard<std::mutex> lock(cg.mutex());
+      cg.set_current_seed(StepSeed(r.seed, rank, step));
+    }
     std::vector<MicroBatch> micro;
     std::vector<int64_t> rows;
     // Every rank walks the same order; rank k takes micro-batches k, k + world, ...

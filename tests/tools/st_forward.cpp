@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.add_option("--ids", ids_text, "space-separated token ids")->required();
   app.add_option("--out", out)->required();
   app.add_option("--positions", pos_text, "space-separated positions (packed documents restart at 0)");
+  bool nf4 = false;
+  app.add_flag("--nf4", nf4, "hold the block linear weights in NF4 (QLoRA's base)");
   CLI11_PARSE(app, argc, argv);
   auto model = st::train::LlamaModel::Load(model_dir);
   if (!model.ok()) {
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (nf4) model->QuantizeBaseNf4();
   std::vector<int64_t> ids;
   std::istringstream in(ids_text);
   for (int64_t v; in >> v;) ids.push_back(v);
