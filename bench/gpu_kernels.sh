@@ -6,10 +6,10 @@
 #       libopencc-dev libxxhash-dev libcsv-dev libtcmalloc-minimal4
 #   cp ../shared/gpu-build/env.sh .devdeps/     # ../shared does not travel with the tree
 # then run this script there with .devdeps carried; logs go to $OUT (or ./gpu-out).
-# Not yet run on a GPU: the first run checks the build as much as the kernels.
-# The training comparison with transformers + peft (Llama-3-8B shape, bf16,
-# sequence 2048, rank 16 on all linear layers) and the per-kernel bandwidth table
-# are the next steps and are not in this script yet.
+# Then: each memory-bound kernel's bandwidth against the copy bandwidth
+# (bench/kernel_bandwidth.cpp) and, unless NO_TRAIN=1, the training comparison
+# with transformers + peft (bench/gpu_train.sh). Not yet run on a GPU: the first
+# run checks the build as much as the kernels.
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}
 mkdir -p "$out"
@@ -20,6 +20,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLICETUNE_WITH_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90a -DTORCH_CUDA_ARCH_LIST=9.0 2>&1 | tail -40 || exit 1
-time cmake --build build/gpu -j16 --target kernels_test train_test || exit 1
+time cmake --build build/gpu -j16 --target kernels_test train_test kernel_bandwidth slicetune slicetune-train || exit 1
 build/gpu/tests/kernels_test --gtest_color=no
 build/gpu/tests/train_test --gtest_color=no --gtest_filter='KernelRef*'
+build/gpu/bin/kernel_bandwidth | tee "$out/kernel_bandwidth.md"
+[[ ${NO_TRAIN:-0} == 1 ]] || OUT=$out bash bench/gpu_train.sh "${STEPS:-10}"

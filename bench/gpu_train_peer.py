@@ -57,7 +57,7 @@ def main():
     else:  # Llama-3-8B
         shape = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                      num_key_value_heads=8, vocab_size=128256)
-    cfg = transformers.LlamaConfig(**shape, max_position_embeddings=8192, rope_theta=500000.0,
+    cfg = transformers.LlamaConfig(**shape, max_position_embeddings=131072, rope_theta=500000.0,
                                    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
     dtype = torch.bfloat16
