@@ -4,11 +4,18 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
+#include <cstring>  // memcpy: also a device builtin
+
+// Host and device (kernels/*.cu quantize GGUF blocks with the same code).
+#ifdef __CUDACC__
+#define ST_HALF_HD __host__ __device__
+#else
+#define ST_HALF_HD
+#endif
 
 namespace st {
 
-inline float F16ToF32(uint16_t h) {
+ST_HALF_HD inline float F16ToF32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t mant = h & 0x3ffu;
@@ -30,13 +37,13 @@ inline float F16ToF32(uint16_t h) {
     bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
   }
   float f;
-  std::memcpy(&f, &bits, 4);
+  memcpy(&f, &bits, 4);
   return f;
 }
 
-inline uint16_t F32ToF16(float f) {
+ST_HALF_HD inline uint16_t F32ToF16(float f) {
   uint32_t x;
-  std::memcpy(&x, &f, 4);
+  memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) {  // inf or nan
@@ -60,16 +67,16 @@ inline uint16_t F32ToF16(float f) {
   return (uint16_t)(sign | v);
 }
 
-inline float BF16ToF32(uint16_t h) {
+ST_HALF_HD inline float BF16ToF32(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;
-  std::memcpy(&f, &bits, 4);
+  memcpy(&f, &bits, 4);
   return f;
 }
 
-inline uint16_t F32ToBF16(float f) {
+ST_HALF_HD inline uint16_t F32ToBF16(float f) {
   uint32_t x;
-  std::memcpy(&x, &f, 4);
+  memcpy(&x, &f, 4);
   if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);  // quiet nan
   x += 0x7fffu + ((x >> 16) & 1u);
   return (uint16_t)(x >> 16);

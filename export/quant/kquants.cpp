@@ -8,14 +8,13 @@
 #include <cstring>
 
 #include "core/half.h"
-#include "export/quant/blocks.h"
+#include "kernels/gguf_blocks.h"
+#include "kernels/gguf_kblocks.h"
 #include "export/quant/search.h"
 #include "export/quant/search_lanes.h"
 
 namespace st::quant {
 namespace {
-
-float Half(uint16_t h) { return F16ToF32(h); }
 
 // 2-bit levels of 256 values into 64 bytes: byte l of each 32-byte group holds
 // values l, l+32, l+64, l+96 of that 128-value half, low bits first.
@@ -24,30 +23,6 @@ void Pack2Bit(const uint8_t* L, uint8_t* qs) {
     for (int l = 0; l < 32; ++l)
       qs[half / 4 + l] = (uint8_t)(L[half + l] | (L[half + l + 32] << 2) | (L[half + l + 64] << 4) |
                                    (L[half + l + 96] << 6));
-}
-
-// Q4_K/Q5_K: eight 6-bit scales and eight 6-bit mins in 12 bytes. Sub-blocks
-// 0-3 take bytes 0-3 (scale) and 4-7 (min) whole; 4-7 keep their low nibbles in
-// bytes 8-11 and their top two bits in the spare top bits of bytes 0-7.
-void PackScaleMin6(int j, uint8_t ls, uint8_t lm, uint8_t* s) {
-  if (j < 4) {
-    s[j] = ls;
-    s[j + 4] = lm;
-  } else {
-    s[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-    s[j - 4] |= (uint8_t)((ls >> 4) << 6);
-    s[j] |= (uint8_t)((lm >> 4) << 6);
-  }
-}
-
-void UnpackScaleMin6(int j, const uint8_t* s, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *m = s[j + 4] & 63;
-  } else {
-    *sc = (uint8_t)((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-    *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-  }
 }
 
 // Q3_K: sixteen 6-bit scales in 12 bytes: low nibbles in bytes 0-7 (sub-blocks
@@ -64,30 +39,6 @@ void PackScale3K(int j, int l, uint8_t* s) {
 int8_t UnpackScale3K(int j, const uint8_t* s) {
   int8_t sc = (int8_t)(j < 8 ? s[j] & 0xF : s[j - 8] >> 4);
   return (int8_t)((sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-}
-
-float SumSquares(const float* x, int n) {
-  float s = 0;
-  for (int i = 0; i < n; ++i) s += x[i] * x[i];
-  return s;
-}
-
-// Importance-weighted errors: w = importance * sqrt(sigma2 + x^2).
-void ImportanceWeights(const float* qw, const float* x, int n, float sigma2, float* w) {
-  for (int l = 0; l < n; ++l) w[l] = qw[l] * std::sqrt(sigma2 + x[l] * x[l]);
-}
-
-float Sum(const float* w, int n) {
-  float s = 0;
-  for (int l = 0; l < n; ++l) s += w[l];
-  return s;
-}
-
-// Final affine levels once the sub-block scale and min are fixed (d = 0: keep
-// the search's levels).
-void AffineRequantize(const float* x, int n, float d, float dm, int nmax, uint8_t* L) {
-  if (!d) return;
-  for (int i = 0; i < n; ++i) L[i] = (uint8_t)std::max(0, std::min(nmax, RoundNearest((x[i] + dm) / d)));
 }
 
 void Q2K(const float* x, const float* qw, BlockQ2_K* y) {
@@ -212,71 +163,23 @@ void Q3K(const float* x, const float* qw, BlockQ3_K* y) {
   Pack2Bit(U, y->qs);
 }
 
-// Q4_K and Q5_K share everything but the level count and the bit packing.
-template <typename Block, int kMax>
-void ScaleMinK(const float* x, const float* qw, Block* y, uint8_t* L) {
-  uint8_t scratch[32];
-  float w[kSuper], mins[8], scales[8];
-  // The 8 sub-block searches, side by side when the CPU allows (same results).
-  auto search = [&](float rmin, float rdelta, int nstep, bool strict) {
+// Q4_K and Q5_K share everything but the level count and the bit packing
+// (kernels/gguf_kblocks.h); the 8 sub-block searches run side by side when the
+// CPU allows (same results).
+template <int kMax>
+struct HostAffineSearch8 {
+  void operator()(const float* x, const float* w, uint8_t* L, float* scales, float* mins, float rmin, float rdelta,
+                  int nstep, bool strict) const {
     if (LanesAvailable()) return AffineLevels8(32, kMax, x, w, L, scales, mins, rmin, rdelta, nstep, false, strict);
-    for (int j = 0; j < 8; ++j)
-      scales[j] = AffineLevels(32, kMax, x + 32 * j, w + 32 * j, L + 32 * j, &mins[j], scratch, rmin, rdelta, nstep, false, strict);
-  };
-  if (!qw) {
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-      const float av_x = std::sqrt(SumSquares(x + 32 * j, 32) / 32);
-      for (int l = 0; l < 32; ++l) w[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
-    }
-    if (kMax == 15) search(-1.f, 0.1f, 20, false);
-    else search(-0.5f, 0.1f, 15, false);
-    for (int j = 0; j < 8; ++j) {
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t ls = std::min<uint8_t>(63, (uint8_t)RoundNearest(inv_scale * scales[j]));
-      const uint8_t lm = std::min<uint8_t>(63, (uint8_t)RoundNearest(inv_min * mins[j]));
-      PackScaleMin6(j, ls, lm, y->scales);
-    }
-    y->d = F32ToF16(max_scale / 63.f);
-    y->dmin = F32ToF16(max_min / 63.f);
-  } else {
-    float sw[8];
-    uint8_t Ls[8], Lm[8];
-    const float sigma2 = 2 * SumSquares(x, kSuper) / kSuper;
-    for (int j = 0; j < 8; ++j) {
-      ImportanceWeights(qw + 32 * j, x + 32 * j, 32, sigma2, w + 32 * j);
-      sw[j] = Sum(w + 32 * j, 32);
-    }
-    search(-0.9f, 0.05f, 36, true);
-    const float d = PositiveLevels(8, 63, scales, Ls, sw);
-    const float m = PositiveLevels(8, 63, mins, Lm, sw);
-    for (int j = 0; j < 8; ++j) PackScaleMin6(j, Ls[j], Lm[j], y->scales);
-    y->d = F32ToF16(d);
-    y->dmin = F32ToF16(m);
+    AffineSearch8<kMax>()(x, w, L, scales, mins, rmin, rdelta, nstep, strict);
   }
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    UnpackScaleMin6(j, y->scales, &sc, &m);
-    AffineRequantize(x + 32 * j, 32, Half(y->d) * sc, Half(y->dmin) * m, kMax, L + 32 * j);
-  }
-}
+};
 
-void Q4K(const float* x, const float* qw, BlockQ4_K* y) {
-  uint8_t L[kSuper];
-  ScaleMinK<BlockQ4_K, 15>(x, qw, y, L);
-  // Each 64-value group: 32 bytes, value l in the low nibble, value l+32 in the high one.
-  for (int g = 0; g < kSuper / 64; ++g)
-    for (int l = 0; l < 32; ++l) y->qs[32 * g + l] = (uint8_t)(L[64 * g + l] | (L[64 * g + l + 32] << 4));
-}
+void Q4K(const float* x, const float* qw, BlockQ4_K* y) { Q4KBlock(x, qw, y, HostAffineSearch8<15>()); }
 
 void Q5K(const float* x, const float* qw, BlockQ5_K* y) {
   uint8_t L[kSuper];
-  ScaleMinK<BlockQ5_K, 31>(x, qw, y, L);
+  ScaleMinK<BlockQ5_K, 31>(x, qw, y, L, HostAffineSearch8<31>());
   // As Q4_K for the low four bits; the fifth bit of group g's values l and l+32
   // goes to qh[l], bits 2g and 2g+1.
   std::memset(y->qh, 0, sizeof y->qh);
@@ -295,47 +198,15 @@ void Q5K(const float* x, const float* qw, BlockQ5_K* y) {
     }
 }
 
-void Q6K(const float* x, const float* qw, BlockQ6_K* y) {
-  int8_t L[kSuper];
-  float scales[16];
-  float max_scale = 0, max_abs = 0;
-  if (LanesAvailable()) {
+// Q6_K's 16 sub-block searches, 8 side by side when the CPU allows.
+struct HostSymmetricSearch16 {
+  void operator()(const float* x, const float* qw, int8_t* L, float* scales) const {
+    if (!LanesAvailable()) return SymmetricSearch16()(x, qw, L, scales);
     for (int h = 0; h < 2; ++h) SymmetricLevels8(16, 32, x + 128 * h, qw ? qw + 128 * h : nullptr, L + 128 * h, scales + 8 * h);
-  } else {
-    for (int j = 0; j < 16; ++j) scales[j] = SymmetricLevels(16, 32, x + 16 * j, L + 16 * j, 1, qw ? qw + 16 * j : nullptr);
   }
-  for (int j = 0; j < 16; ++j) {
-    if (std::fabs(scales[j]) > max_abs) {
-      max_abs = std::fabs(scales[j]);
-      max_scale = scales[j];
-    }
-  }
-  if (max_abs < 1e-15f) {
-    std::memset(y, 0, sizeof *y);
-    return;
-  }
-  const float inv = -128.f / max_scale;
-  y->d = F32ToF16(1 / inv);
-  for (int j = 0; j < 16; ++j) y->scales[j] = (int8_t)std::min(127, RoundNearest(inv * scales[j]));
-  for (int j = 0; j < 16; ++j) {
-    const float d = Half(y->d) * y->scales[j];
-    if (!d) continue;
-    for (int i = 0; i < 16; ++i)
-      L[16 * j + i] = (int8_t)(std::max(-32, std::min(31, RoundNearest(x[16 * j + i] / d))) + 32);
-  }
-  // Per 128-value half: low nibbles of values l and l+64 share ql[l], of l+32
-  // and l+96 share ql[l+32]; the top two bits of all four go to qh[l].
-  for (int h = 0; h < 2; ++h) {
-    const int8_t* q = L + 128 * h;
-    uint8_t* ql = y->ql + 64 * h;
-    uint8_t* qh = y->qh + 32 * h;
-    for (int l = 0; l < 32; ++l) {
-      ql[l] = (uint8_t)((q[l] & 0xF) | ((q[l + 64] & 0xF) << 4));
-      ql[l + 32] = (uint8_t)((q[l + 32] & 0xF) | ((q[l + 96] & 0xF) << 4));
-      qh[l] = (uint8_t)((q[l] >> 4) | ((q[l + 32] >> 4) << 2) | ((q[l + 64] >> 4) << 4) | ((q[l + 96] >> 4) << 6));
-    }
-  }
-}
+};
+
+void Q6K(const float* x, const float* qw, BlockQ6_K* y) { Q6KBlock(x, qw, y, HostSymmetricSearch16()); }
 
 template <typename Block, void (*F)(const float*, const float*, Block*)>
 void Row(const float* x, int64_t n, const float* importance, uint8_t* out) {

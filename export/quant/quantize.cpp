@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "core/half.h"
-#include "export/quant/blocks.h"
+#include "kernels/gguf_blocks.h"
+#include "kernels/gguf_kblocks.h"
 #include "export/quant/kquants.h"
 #include "export/quant/search.h"
 
@@ -57,11 +58,6 @@ void MinMax(const float* x, float* mn, float* mx) {
 
 // C's roundf (halves away from zero), inline: truncation is exact and so is
 // v - trunc(v) for |v| < 2^31, which covers every scaled value here.
-inline int RoundHalfAway(float v) {
-  const int t = (int)v;
-  const float frac = v - (float)t;
-  return frac >= 0.5f ? t + 1 : frac <= -0.5f ? t - 1 : t;
-}
 
 // Q8_0 with AVX2: the block maximum is order-free and every other step is
 // per element, so the bytes are the scalar ones.
@@ -94,14 +90,7 @@ __attribute__((target("avx2"))) void Q8_0Avx2(const float* x, BlockQ8_0* b) {
   }
 }
 
-void Q8_0(const float* x, BlockQ8_0* b) {
-  float amax = 0.0f;
-  for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
-  const float d = amax / ((1 << 7) - 1);
-  const float id = d ? 1.0f / d : 0.0f;
-  b->d = F32ToF16(d);
-  for (int j = 0; j < kBlock; ++j) b->qs[j] = (int8_t)RoundHalfAway(x[j] * id);
-}
+void Q8_0(const float* x, BlockQ8_0* b) { Q8_0Block(x, b); }
 
 void Q4_0(const float* x, BlockQ4_0* b) {
   const float d = SignedAbsMax(x) / -8;
