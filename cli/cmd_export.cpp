@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 Status ModelfileBeside(const std::string& model_dir, const std::string& gguf, const std::string& comment);
 
-static Status ExportOne(const Recipe& r, const std::string& recipe) {
+static Status ExportOne(const Recipe& r, const std::string& recipe, bool gpu) {
   const std::string adapter = AdapterDir(r);
   if (!PathExists((fs::path(adapter) / "adapter_config.json").string()))
     return InvalidInput(adapter + ": no trained adapter; run `slicetune train " + recipe + "` first");
@@ -33,6 +33,7 @@ static Status ExportOne(const Recipe& r, const std::string& recipe) {
     const std::string out = (fs::path(dir) / (r.name + "-" + t + ".gguf")).string();
     exporter::ModelExport opt;
     opt.type = t;
+    opt.gpu = gpu;
     ST_RETURN_IF_ERROR(exporter::ExportModelGguf(r.base_model, adapter, opt, out, prov));
     LogInfo("export: wrote " + out);
     ST_RETURN_IF_ERROR(ModelfileBeside(r.base_model, out, r.name + " as " + t + " (written by slicetune)"));
@@ -45,9 +46,10 @@ static Status ExportOne(const Recipe& r, const std::string& recipe) {
   return WriteFileAtomic((fs::path(dir) / "recipe.resolved.yaml").string(), r.resolved_yaml);
 }
 
-Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice) {
+Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice,
+                    bool gpu) {
   ST_ASSIGN_OR_RETURN(std::vector<Recipe> all, LoadRecipes(recipe, overrides, slice));
-  for (const Recipe& r : all) ST_RETURN_IF_ERROR(ExportOne(r, recipe));
+  for (const Recipe& r : all) ST_RETURN_IF_ERROR(ExportOne(r, recipe, gpu));
   return Status::Ok();
 }
 
@@ -71,6 +73,7 @@ void AddExport(CLI::App& app, Status* result) {
     std::string recipe, model, type, out, imatrix, adapter_type = "f16";
     std::vector<std::string> adapters;
     bool pure = false, separate = false, modelfile = false;
+    std::string device = "cpu";
     uint64_t max_shard_mb = 5000;
     std::vector<std::string> sets;
     std::string slice;
@@ -87,6 +90,8 @@ void AddExport(CLI::App& app, Status* result) {
   cmd->add_option("--type", o->type,
                   "GGUF model, llama-quantize's names: F32 F16 BF16 Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 Q6_K Q5_K_M Q5_K_S Q4_K_M "
                   "Q4_K_S Q3_K_L Q3_K_M Q3_K_S Q2_K Q2_K_S; GGUF LoRA: adapter-f32 | adapter-f16; hf: merged safetensors dir");
+  cmd->add_option("--device", o->device, "cpu, or cuda: Q8_0 / Q4_K / Q6_K blocks on the GPU (the same bytes)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--pure", o->pure, "Every matrix gets the --type's base type (no k-quant mixture), as llama-quantize --pure");
   cmd->add_option("--imatrix", o->imatrix, "llama.cpp importance matrix (GGUF or legacy .dat) to steer quantization");
   cmd->add_flag("--separate", o->separate, "Keep even a single adapter separate: base GGUF + slice files in the -o folder");
@@ -102,7 +107,7 @@ void AddExport(CLI::App& app, Status* result) {
         *result = InvalidInput("export: give either RECIPE or --model, not both");
         return;
       }
-      *result = ExportRecipe(o->recipe, o->sets, o->slice);
+      *result = ExportRecipe(o->recipe, o->sets, o->slice, o->device == "cuda");
       return;
     }
     if (o->model.empty() || o->type.empty() || o->out.empty()) {
@@ -120,6 +125,7 @@ void AddExport(CLI::App& app, Status* result) {
     exporter::ModelExport opt;
     opt.type = o->type;
     opt.pure = o->pure;
+    opt.gpu = o->device == "cuda";
     opt.imatrix = o->imatrix;
     if (o->adapters.size() > 1 || o->separate) {
       std::vector<exporter::SliceAdapter> slices;

@@ -70,7 +70,8 @@ Status EnsureShards(const std::string& recipe, const std::vector<std::string>& o
 // SLURM_NTASKS > 1) it only checks that the shards are current.
 Status ShardsForTraining(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice);
 // The recipe's export stage, for each of its slices.
-Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice = "");
+Status ExportRecipe(const std::string& recipe, const std::vector<std::string>& overrides, const std::string& slice = "",
+                    bool gpu = false);
 // --slice NAME on a subcommand that takes a recipe.
 void AddSliceOption(CLI::App* cmd, std::string* slice);
 

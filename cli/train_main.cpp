@@ -9,6 +9,7 @@
 #include "core/recipe.h"
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -30,7 +31,9 @@ st::Status Train(const std::string& recipe, const std::vector<std::string>& sets
   if (!world.ok()) return world.status();
   std::unique_ptr<st::train::Communicator> comm;
   if (world->world_size > 1) {
-    auto c = st::train::Communicator::Connect(*world);
+    // NCCL when the slices train on the GPU, Gloo otherwise.
+    const bool cuda = std::any_of(recipes->begin(), recipes->end(), [](const st::Recipe& r) { return r.train.device == "cuda"; });
+    auto c = st::train::Communicator::Connect(*world, 600, cuda);
     if (!c.ok()) return c.status();
     comm = std::move(*c);
     if (world->rank == 0)

@@ -19,6 +19,7 @@
 #include "export/imatrix.h"
 #include "export/quant/mixture.h"
 #include "export/quant/quantize.h"
+#include "kernels/gguf_quant.h"
 
 namespace st::exporter {
 namespace fs = std::filesystem;
@@ -30,14 +31,34 @@ namespace {
 // run one at a time), so its pages stay mapped from one tensor to the next.
 // `importance` (one value per column, may be empty) steers the quantizer.
 using Fill = std::function<Status(std::vector<float>*)>;
+// The block types the GPU quantizes (kernels/gguf_quant.h); others stay on the CPU.
+bool GpuBlockType(quant::Type t, kernels::GgufBlockType* k) {
+  if (t == quant::Type::kQ8_0) *k = kernels::GgufBlockType::kQ8_0;
+  else if (t == quant::Type::kQ4_K) *k = kernels::GgufBlockType::kQ4_K;
+  else if (t == quant::Type::kQ6_K) *k = kernels::GgufBlockType::kQ6_K;
+  else return false;
+  return true;
+}
+
 void AddFloatTensor(gguf::Writer* w, const std::string& name, quant::Type t, std::vector<uint64_t> ne, Fill fill,
-                    std::shared_ptr<std::vector<float>> scratch, std::vector<float> importance = {}) {
+                    std::shared_ptr<std::vector<float>> scratch, std::vector<float> importance = {}, bool gpu = false) {
   const uint64_t rows = ne.size() > 1 ? ne[1] : 1, cols = ne[0];
   w->AddTensor(name, static_cast<uint32_t>(t), ne, quant::RowBytes(t, (int64_t)cols) * rows,
-               [t, rows, cols, fill, scratch, importance](std::vector<uint8_t>* out) -> Status {
+               [t, rows, cols, fill, scratch, importance, gpu, name](std::vector<uint8_t>* out) -> Status {
                  ST_RETURN_IF_ERROR(fill(scratch.get()));
-                 quant::QuantizeRows(t, scratch->data(), (int64_t)rows, (int64_t)cols, out, 0,
-                                     importance.empty() ? nullptr : importance.data());
+                 const float* imp = importance.empty() ? nullptr : importance.data();
+                 kernels::GgufBlockType k;
+                 if (gpu && GpuBlockType(t, &k)) {
+                   out->resize(quant::RowBytes(t, (int64_t)cols) * rows);
+                   const int rc = kernels::GgufQuantizeOnGpu(k, (int64_t)rows, (int64_t)cols, scratch->data(),
+                                                             k == kernels::GgufBlockType::kQ8_0 ? nullptr : imp,
+                                                             out->data());
+                   if (rc != 0)
+                     return RuntimeError("quantizing " + name + " on the GPU failed (CUDA error " + std::to_string(rc) +
+                                         "); HINT: export without --device cuda");
+                   return Status::Ok();
+                 }
+                 quant::QuantizeRows(t, scratch->data(), (int64_t)rows, (int64_t)cols, out, 0, imp);
                  return Status::Ok();
                });
 }
@@ -152,6 +173,8 @@ std::vector<float> PermuteRowsForGgmlRope(const std::vector<float>& w, int64_t n
 Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_dir, const ModelExport& opt,
                        const std::string& out_path, const Provenance& prov) {
   ST_ASSIGN_OR_RETURN(quant::FileType ft, quant::ParseFileType(opt.type));
+  if (std::string why; opt.gpu && !kernels::GgufGpuAvailable(&why))
+    return InvalidInput("export --device cuda: no GPU can be used here (" + why + "); HINT: drop --device cuda");
   ST_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
   ImportanceMatrix imatrix;
   if (!opt.imatrix.empty()) {
@@ -211,7 +234,7 @@ Status ExportModelGguf(const std::string& model_dir, const std::string& adapter_
       if (heads) PermuteRowsForGgmlRopeInPlace(v->data(), heads, wn.shape[0], wn.shape[1]);
       return Status::Ok();
     };
-    AddFloatTensor(&w, wn.gguf, type, ne, fill, scratch, std::move(importance));
+    AddFloatTensor(&w, wn.gguf, type, ne, fill, scratch, std::move(importance), opt.gpu);
   }
   if (!imatrix.entries.empty())
     LogInfo("export: importance matrix " + opt.imatrix + " used for " + std::to_string(with_importance) + " tensors");

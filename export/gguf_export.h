@@ -27,6 +27,7 @@ struct ModelExport {
   std::string type = "f16";  // a llama-quantize file type: F16, Q8_0, Q4_K_M ... (quant/mixture.h)
   bool pure = false;         // every matrix the base type (llama-quantize --pure)
   std::string imatrix;       // llama.cpp imatrix file (GGUF or legacy .dat), or empty
+  bool gpu = false;          // Q8_0 / Q4_K / Q6_K blocks on the GPU (same bytes: kernels/gguf_quant.h)
 };
 
 // Base model (merged with `adapter_dir` unless empty) -> GGUF of `opt.type`,

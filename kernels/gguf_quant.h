@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace st::kernels {
 
@@ -23,5 +24,14 @@ void GgufQuantizeRef(GgufBlockType t, int64_t rows, int64_t cols, const float* x
 // The same on the device (x, importance, out device pointers).
 int GgufQuantizeCuda(GgufBlockType t, int64_t rows, int64_t cols, const float* x, const float* importance,
                      uint8_t* out, void* stream);
+
+// For `slicetune export --device cuda` (host buffers in and out). This part is
+// built into its own library with the static CUDA runtime, so the export binary
+// starts on machines without CUDA and only asks for a GPU when told to.
+// Whether a GPU can be used; if not, `why` says so.
+bool GgufGpuAvailable(std::string* why);
+// Copies x (and importance) to the GPU, quantizes, copies the blocks back to `out`.
+int GgufQuantizeOnGpu(GgufBlockType t, int64_t rows, int64_t cols, const float* x, const float* importance,
+                      uint8_t* out);
 
 }  // namespace st::kernels

@@ -1,5 +1,5 @@
 #include "kernels/gguf_quant.h"
-#include "kernels/gguf_kblocks.h"
+#include "kernels/gguf_quant_block.h"
 
 namespace st::kernels {
 
@@ -14,14 +14,7 @@ int64_t GgufBlockBytes(GgufBlockType t) {
 void GgufQuantizeRef(GgufBlockType t, int64_t rows, int64_t cols, const float* x, const float* importance,
                      uint8_t* out) {
   const int64_t per_row = cols / GgufBlockValues(t), vals = GgufBlockValues(t), bytes = GgufBlockBytes(t);
-  for (int64_t b = 0; b < rows * per_row; ++b) {
-    const float* xb = x + b * vals;
-    const float* qw = importance ? importance + (b % per_row) * vals : nullptr;
-    uint8_t* ob = out + b * bytes;
-    if (t == GgufBlockType::kQ8_0) quant::Q8_0Block(xb, reinterpret_cast<quant::BlockQ8_0*>(ob));
-    else if (t == GgufBlockType::kQ4_K) quant::Q4KBlock(xb, qw, reinterpret_cast<quant::BlockQ4_K*>(ob), quant::AffineSearch8<15>());
-    else quant::Q6KBlock(xb, qw, reinterpret_cast<quant::BlockQ6_K*>(ob), quant::SymmetricSearch16());
-  }
+  for (int64_t b = 0; b < rows * per_row; ++b) GgufQuantizeBlock(t, b, per_row, vals, bytes, x, importance, out);
 }
 
 }  // namespace st::kernels

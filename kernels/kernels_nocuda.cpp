@@ -1,7 +1,6 @@
 // Linked instead of kernels/*.cu when nvcc is not available: every CUDA entry
 // point reports -1 (no CUDA), so callers fall back to the references / LibTorch.
 #include "kernels/axpy.h"
-#include "kernels/gguf_quant.h"
 #include "kernels/linear_ce.h"
 #include "kernels/lora_linear.h"
 #include "kernels/nf4.h"
@@ -12,7 +11,6 @@
 namespace st::kernels {
 
 int AxpyCuda(int64_t, float, const float*, float*, void*) { return -1; }
-int GgufQuantizeCuda(GgufBlockType, int64_t, int64_t, const float*, const float*, uint8_t*, void*) { return -1; }
 int RmsNormForwardCuda(int64_t, int64_t, DType, const void*, const void*, float, void*, float*, void*) { return -1; }
 int RmsNormBackwardCuda(int64_t, int64_t, DType, const void*, const void*, const void*, const float*, void*, float*,
                         void*) {

@@ -1,7 +1,9 @@
 #include "train/distributed.h"
 
 #include <c10/util/Exception.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
@@ -28,15 +30,19 @@ Status EnvInt(const char* name, int* out) {
   return Status::Ok();
 }
 
-class GlooCommunicator : public Communicator {
+// A c10d backend (Gloo on CPU tensors, NCCL on the GPU's) over a TCP store.
+class BackendCommunicator : public Communicator {
  public:
-  GlooCommunicator(WorldInfo w, c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::ProcessGroupGloo> pg)
-      : world_(std::move(w)), store_(std::move(store)), pg_(std::move(pg)) {}
+  BackendCommunicator(WorldInfo w, c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::Backend> pg,
+                      at::Device device)
+      : world_(std::move(w)), store_(std::move(store)), pg_(std::move(pg)), device_(device) {}
 
   Status AllReduceSum(at::Tensor& t) override {
     try {
-      std::vector<at::Tensor> v{t};
+      const bool here = t.device() == device_;
+      std::vector<at::Tensor> v{here ? t : t.to(device_)};
       pg_->allreduce(v)->wait();
+      if (!here) t.copy_(v[0]);
       return Status::Ok();
     } catch (const std::exception& e) {
       return RuntimeError("all-reduce across " + std::to_string(world_.world_size) + " ranks failed on rank " +
@@ -60,7 +66,8 @@ class GlooCommunicator : public Communicator {
  private:
   WorldInfo world_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
+  c10::intrusive_ptr<c10d::Backend> pg_;
+  at::Device device_;
 };
 
 }  // namespace
@@ -118,7 +125,11 @@ StatusOr<WorldInfo> WorldFromEnvironment() {
   return w;
 }
 
-StatusOr<std::unique_ptr<Communicator>> Communicator::Connect(const WorldInfo& w, int timeout_s) {
+StatusOr<std::unique_ptr<Communicator>> Communicator::Connect(const WorldInfo& w, int timeout_s, bool cuda) {
+  if (cuda && w.local_rank >= (int)c10::cuda::device_count())
+    return InvalidInput("rank " + std::to_string(w.rank) + ": local rank " + std::to_string(w.local_rank) +
+                        " has no GPU (this machine has " + std::to_string((int)c10::cuda::device_count()) +
+                        "); start one process per GPU");
   try {
     c10d::TCPStoreOptions so;
     so.port = (uint16_t)w.master_port;
@@ -126,12 +137,20 @@ StatusOr<std::unique_ptr<Communicator>> Communicator::Connect(const WorldInfo& w
     so.numWorkers = w.world_size;
     so.timeout = std::chrono::seconds(timeout_s);
     auto store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, so);
+    if (cuda) {
+      c10::cuda::set_device((c10::DeviceIndex)w.local_rank);
+      auto opts = c10d::ProcessGroupNCCL::Options::create();
+      opts->timeout = std::chrono::seconds(timeout_s);
+      auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, w.rank, w.world_size, opts);
+      return std::unique_ptr<Communicator>(
+          new BackendCommunicator(w, store, pg, at::Device(at::kCUDA, (c10::DeviceIndex)w.local_rank)));
+    }
     auto opts = c10d::ProcessGroupGloo::Options::create();
     opts->timeout = std::chrono::seconds(timeout_s);
     // The interface that reaches the store's host (loopback for a one-machine job).
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(w.master_addr));
     auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, w.rank, w.world_size, opts);
-    return std::unique_ptr<Communicator>(new GlooCommunicator(w, store, pg));
+    return std::unique_ptr<Communicator>(new BackendCommunicator(w, store, pg, at::Device(at::kCPU)));
   } catch (const std::exception& e) {
     std::string m = e.what();
     return RuntimeError("rank " + std::to_string(w.rank) + " of " + std::to_string(w.world_size) +

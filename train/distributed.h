@@ -39,9 +39,11 @@ std::string FirstSlurmHost(const std::string& nodelist);
 class Communicator {
  public:
   virtual ~Communicator() = default;
-  // Joins the process group (waits for every rank up to `timeout_s`).
-  static StatusOr<std::unique_ptr<Communicator>> Connect(const WorldInfo& w, int timeout_s = 600);
-  // In place: every rank ends with the elementwise sum over ranks.
+  // Joins the process group (waits for every rank up to `timeout_s`): Gloo on
+  // CPU; with `cuda`, NCCL on GPU local_rank (made the current device).
+  static StatusOr<std::unique_ptr<Communicator>> Connect(const WorldInfo& w, int timeout_s = 600, bool cuda = false);
+  // In place: every rank ends with the elementwise sum over ranks (a tensor on
+  // another device than the backend's goes through a copy).
   virtual Status AllReduceSum(at::Tensor& t) = 0;
   virtual Status Barrier() = 0;
   virtual const WorldInfo& world() const = 0;

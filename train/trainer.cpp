@@ -209,7 +209,7 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     if (!at::hasCUDA())
       return InvalidInput(r.file + ": train.device is cuda but LibTorch sees no CUDA device here; HINT: "
                           "--set train.device=cpu, or run on a GPU machine");
-    model.To(at::Device(at::kCUDA, 0));
+    model.To(at::Device(at::kCUDA, (c10::DeviceIndex)(comm ? comm->world().local_rank : 0)));
   } else if (!model.device().is_cpu()) {
     model.To(at::Device(at::kCPU));
   }

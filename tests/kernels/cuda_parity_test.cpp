@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "core/half.h"
-#include "kernels/gguf_quant.h"
 #include "kernels/linear_ce.h"
 #include "kernels/lora_linear.h"
 #include "kernels/nf4.h"
@@ -23,96 +22,14 @@
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
 
+#include "tests/kernels/cuda_test_util.h"
+
 #ifdef SLICETUNE_TEST_CUDA
 #include <cublas_v2.h>
-#include <cuda_runtime.h>
 #endif
 
 namespace st::kernels {
 namespace {
-
-#ifdef SLICETUNE_TEST_CUDA
-#define REQUIRE_GPU()                                                                                 \
-  do {                                                                                                \
-    int devices = 0;                                                                                  \
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)                                  \
-      GTEST_SKIP() << "no CUDA device on this machine; the kernels compiled, parity runs on a GPU"; \
-  } while (0)
-#else
-#define REQUIRE_GPU() GTEST_SKIP() << "this build did not compile CUDA kernels (no nvcc)"
-#endif
-
-std::vector<float> Random(int64_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-// Values as the kernel sees them in `t` (bf16 rounds).
-std::vector<float> AsType(std::vector<float> v, DType t) {
-  if (t == DType::kBF16)
-    for (auto& x : v) x = BF16ToF32(F32ToBF16(x));
-  return v;
-}
-
-double Tol(DType t) { return t == DType::kBF16 ? 2e-2 : 2e-5; }
-
-void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, double rtol, const char* what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double amax = 0, err = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    amax = std::max(amax, (double)std::fabs(want[i]));
-    err = std::max(err, (double)std::fabs(got[i] - want[i]));
-  }
-  EXPECT_LE(err, rtol * std::max(amax, 1e-6)) << what << ": max abs error " << err << " against max |want| " << amax;
-}
-
-#ifdef SLICETUNE_TEST_CUDA
-// A device buffer holding host floats in type t, and back.
-struct Dev {
-  void* p = nullptr;
-  size_t bytes = 0;
-  Dev(size_t b) : bytes(b) { EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(b, 1)), cudaSuccess); }
-  ~Dev() { cudaFree(p); }
-  Dev(const Dev&) = delete;
-};
-Dev* Upload(const std::vector<float>& v, DType t) {
-  auto* d = new Dev(v.size() * (t == DType::kBF16 ? 2 : 4));
-  if (t == DType::kBF16) {
-    std::vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); ++i) h[i] = F32ToBF16(v[i]);
-    cudaMemcpy(d->p, h.data(), d->bytes, cudaMemcpyHostToDevice);
-  } else {
-    cudaMemcpy(d->p, v.data(), d->bytes, cudaMemcpyHostToDevice);
-  }
-  return d;
-}
-template <typename T>
-Dev* UploadRaw(const std::vector<T>& v) {
-  auto* d = new Dev(v.size() * sizeof(T));
-  cudaMemcpy(d->p, v.data(), d->bytes, cudaMemcpyHostToDevice);
-  return d;
-}
-std::vector<float> Download(const Dev* d, int64_t n, DType t) {
-  std::vector<float> out(n);
-  if (t == DType::kBF16) {
-    std::vector<uint16_t> h(n);
-    cudaMemcpy(h.data(), d->p, n * 2, cudaMemcpyDeviceToHost);
-    for (int64_t i = 0; i < n; ++i) out[i] = BF16ToF32(h[i]);
-  } else {
-    cudaMemcpy(out.data(), d->p, n * 4, cudaMemcpyDeviceToHost);
-  }
-  return out;
-}
-template <typename T>
-std::vector<T> DownloadRaw(const Dev* d, int64_t n) {
-  std::vector<T> out(n);
-  cudaMemcpy(out.data(), d->p, n * sizeof(T), cudaMemcpyDeviceToHost);
-  return out;
-}
-#endif
 
 const DType kTypes[] = {DType::kF32, DType::kBF16};
 
@@ -286,28 +203,6 @@ TEST(CudaParity, Nf4QuantizeDequantizeMatmul) {
         ExpectClose(Download(Y.get(), rows * out, t), y, Tol(t), "nf4 matmul");
       }
   }
-#endif
-}
-
-TEST(CudaParity, GgufBlocksByteIdentical) {
-  REQUIRE_GPU();
-#ifdef SLICETUNE_TEST_CUDA
-  const int64_t rows = 300, cols = 4096;  // 4800 Q4_K / Q6_K super-blocks, 38400 Q8_0 blocks
-  auto x = Random(rows * cols, 18, 0.02f);
-  for (int64_t i = 0; i < 256; ++i) x[i] = 0.0f;
-  x[1000] = 4.0f;
-  auto imp = Random(cols, 19);
-  for (auto& v : imp) v = std::fabs(v) + 0.01f;
-  for (GgufBlockType t : {GgufBlockType::kQ8_0, GgufBlockType::kQ4_K, GgufBlockType::kQ6_K})
-    for (bool with_imp : {false, true}) {
-      const int64_t bytes = rows * cols / GgufBlockValues(t) * GgufBlockBytes(t);
-      std::vector<uint8_t> want(bytes);
-      GgufQuantizeRef(t, rows, cols, x.data(), with_imp ? imp.data() : nullptr, want.data());
-      std::unique_ptr<Dev> X(Upload(x, DType::kF32)), I(Upload(imp, DType::kF32)), O(new Dev(bytes));
-      ASSERT_EQ(GgufQuantizeCuda(t, rows, cols, (float*)X->p, with_imp ? (float*)I->p : nullptr, (uint8_t*)O->p, nullptr), 0);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      EXPECT_EQ(DownloadRaw<uint8_t>(O.get(), bytes), want) << "type " << (int)t << (with_imp ? " with importance" : "");
-    }
 #endif
 }
 

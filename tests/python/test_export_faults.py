@@ -97,3 +97,24 @@ def test_provenance_of_a_recipe_export(fixture_dir):
     assert f("general.file_type") == 1  # LLAMA_FTYPE_MOSTLY_F16
     text = open(os.path.join(exp, "smoke-tiny-f16.Modelfile")).read()
     assert "FROM ./smoke-tiny-f16.gguf" in text
+
+
+def test_gpu_export_without_a_gpu_is_a_clear_error(fixture_dir, tmp_path):
+    """`export --device cuda` quantizes Q8_0 / Q4_K / Q6_K blocks on the GPU (the same
+    bytes: tests/kernels/gguf_cuda_test.cpp); where there is none it says so up front
+    and writes nothing. (On a GPU machine this test checks the bytes instead.)"""
+    out = tmp_path / "m.gguf"
+    r = run([SLICETUNE, "export", "--model", f"{fixture_dir}/tiny-base", "--type", "q4_k_m", "--device", "cuda",
+             "-o", str(out)])
+    have_gpu = os.path.exists("/dev/nvidia0")
+    if not have_gpu:
+        assert r.returncode == 2 and "--device cuda" in r.stderr and "GPU" in r.stderr, r.stderr
+        assert not out.exists() and not list(tmp_path.iterdir())
+    else:
+        assert r.returncode == 0, r.stderr
+        cpu = tmp_path / "cpu.gguf"
+        r = run([SLICETUNE, "export", "--model", f"{fixture_dir}/tiny-base", "--type", "q4_k_m", "-o", str(cpu)])
+        assert r.returncode == 0 and out.read_bytes() == cpu.read_bytes()
+    r = run([SLICETUNE, "export", "--model", f"{fixture_dir}/tiny-base", "--type", "q8_0", "--device", "tpu",
+             "-o", str(out)])
+    assert r.returncode == 2 and "--device" in r.stderr, r.stderr
