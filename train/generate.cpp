@@ -31,13 +31,17 @@ std::vector<int64_t> Generate(const LlamaModel& model, const std::vector<int64_t
   at::Generator gen = at::detail::createCPUGenerator(o.seed);
   KvCache cache;
   std::vector<int64_t> out;
-  at::Tensor logits = model.ForwardCached(at::tensor(prompt, at::kLong).view({1, -1}), &cache);
+  // Token ids go to the model's device; each step's last logits come back for the
+  // pick (a CPU generator samples, so a seed gives the same reply on any device).
+  const at::Device dev = model.device();
+  auto last = [](const at::Tensor& l) { return l[0][l.size(1) - 1].to(at::kCPU); };
+  at::Tensor logits = last(model.ForwardCached(at::tensor(prompt, at::kLong).view({1, -1}).to(dev), &cache));
   for (int64_t i = 0; i < o.max_new_tokens; ++i) {
-    const int64_t next = Pick(logits[0][logits.size(1) - 1], o, gen);
+    const int64_t next = Pick(logits, o, gen);
     if (std::find(o.stop_ids.begin(), o.stop_ids.end(), next) != o.stop_ids.end()) break;
     out.push_back(next);
     if (i + 1 == o.max_new_tokens) break;
-    logits = model.ForwardCached(at::tensor(std::vector<int64_t>{next}, at::kLong).view({1, 1}), &cache);
+    logits = last(model.ForwardCached(at::tensor(std::vector<int64_t>{next}, at::kLong).view({1, 1}).to(dev), &cache));
   }
   return out;
 }
