@@ -2,8 +2,10 @@
 # GPU step one for issue "Custom CUDA kernels": on a CUDA machine with no package
 # access, build the kernels and their parity tests against the machine's own
 # LibTorch and run them. Prepare on the Debian machine first:
-#   ../shared/gpu-build/pack-deps.sh .devdeps libgloo-dev libpcre2-dev libutf8proc-dev \
-#       libopencc-dev libxxhash-dev libcsv-dev libtcmalloc-minimal4
+#   ../shared/gpu-build/pack-deps.sh .devdeps libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 \
+#       libpcre2-posix3 libutf8proc-dev libutf8proc2 libopencc-dev libopencc1.1 libopencc-data libmarisa0 \
+#       libxxhash-dev libxxhash0 libcsv-dev libcsv3 libssl-dev libgloo-dev libtcmalloc-minimal4
+#   (38 MB, so the tree plus .devdeps stays under the 64 MiB a run carries)
 #   cp ../shared/gpu-build/env.sh .devdeps/     # ../shared does not travel with the tree
 # then run this script there with .devdeps carried; logs go to $OUT (or ./gpu-out).
 # Then: each memory-bound kernel's bandwidth against the copy bandwidth

@@ -41,7 +41,9 @@ __global__ void Finish(int64_t ct, const int64_t* __restrict__ targets, int64_t 
   nll[t] = targets[t] == ignore ? 0.0f : lse - tl[t];
 }
 
-// Pass 2: G = scale * (softmax - onehot), zero rows for ignored tokens.
+// Pass 2: the gradient of nll_t = lse_t - l_t,target with respect to the logits
+// is d lse / d l_j - [j = target] = softmax_j - onehot_j; times `scale`, zero rows
+// for ignored tokens. Then dh = G W (the logits are h W^T).
 template <typename T>
 __global__ void Grad(int64_t ct, int64_t cv, int64_t v0, const float* __restrict__ logits,
                      const float* __restrict__ lse, const int64_t* __restrict__ targets, int64_t ignore, float scale,

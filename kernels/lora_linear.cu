@@ -34,7 +34,10 @@ __global__ void LowRankAdd(int64_t n, int64_t out, int64_t rank, const float* __
   }
 }
 
-// dx[i, j] += s * factor(i, j) * sum_k g[i, k] A[k, j]
+// Backward of y = x W^T + s (D(x) A^T) B^T with g = dy B (n, rank):
+//   dL/dD(x) = s g A, and D(x)_ij = x_ij * factor(i, j), so dx = dy W + s * factor . (g A);
+//   dA = s g^T D(x); dB = s dy^T (D(x) A^T) = s dy^T xa (the cuBLAS products below).
+// This kernel adds the masked low-rank term: dx[i, j] += s * factor(i, j) * sum_k g[i, k] A[k, j]
 template <typename T>
 __global__ void LowRankAddMasked(int64_t n, int64_t in, int64_t rank, const float* __restrict__ g,
                                  const float* __restrict__ a, float scale, float p, uint64_t seed, T* __restrict__ dx) {

@@ -23,8 +23,10 @@ __global__ void RmsForward(int64_t dim, const T* __restrict__ x, const T* __rest
   for (int64_t j = threadIdx.x; j < dim; j += blockDim.x) Store(y, row * dim + j, Load(w, j) * (Load(xr, j) * rs));
 }
 
-// Backward of the same row (formula in rmsnorm_ref.cpp). dw accumulates across
-// rows with atomics (frozen norms pass null and skip it).
+// Backward of the same row. With y_j = w_j x_j r, r = (m + eps)^(-1/2), m = sum x^2 / dim:
+//   dr/dx_k = -r^3 x_k / dim, so dx_k = r w_k dy_k - x_k (r^3 / dim) sum_j dy_j w_j x_j
+//   (c below is the second factor's r^2 / dim * sum; dx = r (w dy - x c)), dw_j = sum_rows dy_j x_j r.
+// dw accumulates across rows with atomics (frozen norms pass null and skip it).
 template <typename T>
 __global__ void RmsBackward(int64_t dim, const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
                             const float* __restrict__ rstd, T* __restrict__ dx, float* __restrict__ dw) {

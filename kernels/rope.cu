@@ -6,7 +6,9 @@ namespace {
 using namespace cuda;
 
 // One thread per (token, pair i), looping over the heads, so each sine and cosine
-// is computed once per token and reused by every head.
+// is computed once per token and reused by every head. Backward (`inverse`): the
+// pair is rotated by R(a) = [[c, -s], [s, c]], orthogonal, so dx = R(a)^T dy =
+// R(-a) dy: the same kernel with the sine negated.
 template <typename T>
 __global__ void Rope(int64_t tokens, int64_t heads, int64_t head_dim, T* __restrict__ x,
                      const int64_t* __restrict__ pos, const float* __restrict__ inv_freq, bool inverse) {

@@ -13,7 +13,8 @@ __global__ void SwigluFwd(int64_t n, const T* __restrict__ g, const T* __restric
   }
 }
 
-// Formula and derivation in swiglu.h.
+// h = g s(g) u with s the sigmoid, s' = s (1 - s):
+//   dh/dg = u (s + g s (1 - s)) = u s (1 + g (1 - s)),   dh/du = g s.
 template <typename T>
 __global__ void SwigluBwd(int64_t n, const T* __restrict__ dh, const T* __restrict__ g, const T* __restrict__ u,
                           T* __restrict__ dg, T* __restrict__ du) {
