@@ -18,6 +18,10 @@ mkdir -p "$out"
 exec > >(tee "$out/gpu_kernels.log") 2>&1
 # shellcheck disable=SC1091
 source .devdeps/env.sh .devdeps
+# The packed .pc files say prefix=/usr: read only them, rooted at .devdeps (checked
+# here: pkg_check_modules then resolves sentencepiece, pcre2, opencc ... inside .devdeps).
+export PKG_CONFIG_SYSROOT_DIR=$PWD/.devdeps
+export PKG_CONFIG_LIBDIR=$PWD/.devdeps/usr/lib/x86_64-linux-gnu/pkgconfig:$PWD/.devdeps/usr/share/pkgconfig
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLICETUNE_WITH_CUDA=ON \
