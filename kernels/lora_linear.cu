@@ -53,6 +53,15 @@ __global__ void LowRankAddMasked(int64_t n, int64_t in, int64_t rank, const floa
 
 constexpr int kThreads = 256;
 
+// D(x) into the workspace (x itself without dropout); null when the workspace is short.
+template <typename T>
+const void* DroppedInput(Arena& arena, const LoraShape& s, const void* x, float p, uint64_t seed, cudaStream_t st) {
+  if (p <= 0) return x;
+  T* buf = arena.Take<T>(s.n * s.in);
+  if (buf) Dropout<T><<<GridFor(s.n * s.in, kThreads), kThreads, 0, st>>>(s.n * s.in, (const T*)x, p, seed, buf);
+  return buf;
+}
+
 }  // namespace
 
 size_t LoraLinearWorkspaceCuda(const LoraShape& s, DType t, float p) {
@@ -77,13 +86,8 @@ int LoraLinearForwardCuda(const LoraShape& s, DType t, const void* x, const void
   const cudaDataType ty = CudaType(t);
   return Dispatch(t, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const void* xd = x;
-    if (p > 0) {
-      T* buf = arena.Take<T>(s.n * s.in);
-      if (!buf) return (int)cudaErrorInvalidValue;
-      Dropout<T><<<GridFor(s.n * s.in, kThreads), kThreads, 0, st>>>(s.n * s.in, (const T*)x, p, seed, buf);
-      xd = buf;
-    }
+    const void* xd = DroppedInput<T>(arena, s, x, p, seed, st);
+    if (!xd) return (int)cudaErrorInvalidValue;
     const void* a_t = a;
     if (bf16) {
       auto* ab = arena.Take<__nv_bfloat16>(s.rank * s.in);
@@ -121,7 +125,7 @@ int LoraLinearBackwardCuda(const LoraShape& s, DType t, const void* dy, const vo
     using T = std::remove_pointer_t<decltype(tag)>;
     float* g = arena.Take<float>(s.n * s.rank);
     if (!g) return (int)cudaErrorInvalidValue;
-    const void *b_t = b, *g_t = g, *xa_t = xa, *xd = x;
+    const void *b_t = b, *g_t = g, *xa_t = xa;
     if (bf16) {
       auto* bb = arena.Take<__nv_bfloat16>(s.out * s.rank);
       auto* gb = arena.Take<__nv_bfloat16>(s.n * s.rank);
@@ -133,12 +137,8 @@ int LoraLinearBackwardCuda(const LoraShape& s, DType t, const void* dy, const vo
       g_t = gb;
       xa_t = xb;
     }
-    if (p > 0) {
-      T* buf = arena.Take<T>(s.n * s.in);
-      if (!buf) return (int)cudaErrorInvalidValue;
-      Dropout<T><<<GridFor(s.n * s.in, kThreads), kThreads, 0, st>>>(s.n * s.in, (const T*)x, p, seed, buf);
-      xd = buf;
-    }
+    const void* xd = DroppedInput<T>(arena, s, x, p, seed, st);
+    if (!xd) return (int)cudaErrorInvalidValue;
     // g = dy B (n, rank), float32
     if (int e = BlasError(Gemm(h, false, false, s.n, s.rank, s.out, 1.0f, dy, ty, s.out, b_t, ty, s.rank, 0.0f, g,
                                CUDA_R_32F, s.rank)))

@@ -4,6 +4,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
+#include <iterator>
 #include <mutex>
 
 #include "kernels/linear_ce.h"
@@ -12,6 +14,7 @@
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
+#include "train/llama_model.h"
 #include "train/lora.h"
 
 namespace st::train {
@@ -205,18 +208,19 @@ KernelSwitches& Kernels() {
   return s;
 }
 
-const std::vector<std::string>& KernelNames() {
-  static const std::vector<std::string> names = {"rmsnorm", "rope", "swiglu", "linear_ce", "lora", "nf4"};
-  return names;
-}
-
 Status SetKernelsOff(const std::vector<std::string>& names) {
+  static const std::pair<const char*, bool KernelSwitches::*> kSwitches[] = {
+      {"rmsnorm", &KernelSwitches::rmsnorm}, {"rope", &KernelSwitches::rope},   {"swiglu", &KernelSwitches::swiglu},
+      {"linear_ce", &KernelSwitches::linear_ce}, {"lora", &KernelSwitches::lora}, {"nf4", &KernelSwitches::nf4}};
   KernelSwitches s;
   for (const auto& n : names) {
-    bool* f = n == "rmsnorm" ? &s.rmsnorm : n == "rope" ? &s.rope : n == "swiglu" ? &s.swiglu
-            : n == "linear_ce" ? &s.linear_ce : n == "lora" ? &s.lora : n == "nf4" ? &s.nf4 : nullptr;
-    if (!f) return InvalidInput("unknown kernel '" + n + "' (known: rmsnorm, rope, swiglu, linear_ce, lora, nf4)");
-    *f = false;
+    auto it = std::find_if(std::begin(kSwitches), std::end(kSwitches), [&](const auto& k) { return n == k.first; });
+    if (it == std::end(kSwitches)) {
+      std::string known;
+      for (const auto& k : kSwitches) known += (known.empty() ? "" : ", ") + std::string(k.first);
+      return InvalidInput("unknown kernel '" + n + "' (known: " + known + ")");
+    }
+    s.*(it->second) = false;
   }
   Kernels() = s;
   return Status::Ok();
@@ -247,16 +251,8 @@ at::Tensor RopeOp(const at::Tensor& x, const at::Tensor& positions, const at::Te
 std::pair<at::Tensor, int64_t> HeadLossOp(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& ids,
                                           const at::Tensor& mask) {
   const int64_t T = hidden.size(1);
-  if (!On(Kernels().linear_ce, hidden)) {
-    at::Tensor logits = at::matmul(hidden, lm_head.t()).to(at::kFloat);
-    const int64_t V = logits.size(-1);
-    at::Tensor lg = logits.narrow(1, 0, T - 1).reshape({-1, V});
-    at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1});
-    at::Tensor m = mask.narrow(1, 1, T - 1).reshape({-1}).to(at::kFloat);
-    at::Tensor nll = at::cross_entropy_loss(lg, tgt, {}, at::Reduction::None);
-    const int64_t n = (int64_t)m.sum().item<double>();
-    return {(nll * m).sum() / std::max<int64_t>(n, 1), n};
-  }
+  if (!On(Kernels().linear_ce, hidden))
+    return MaskedNextTokenLoss(at::matmul(hidden, lm_head.t()).to(at::kFloat), ids, mask);
   at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({-1, hidden.size(-1)});
   at::Tensor m = mask.narrow(1, 1, T - 1).reshape({-1});
   at::Tensor tgt = at::where(m.ne(0), ids.narrow(1, 1, T - 1).reshape({-1}), at::full_like(m, -100, at::kLong));

@@ -23,8 +23,6 @@ struct KernelSwitches {
 };
 // Process-wide switches (the trainer sets them from the recipe).
 KernelSwitches& Kernels();
-// The names train.kernels_off accepts.
-const std::vector<std::string>& KernelNames();
 // All on, then the named ones off; an unknown name is an error listing the known ones.
 Status SetKernelsOff(const std::vector<std::string>& names);
 

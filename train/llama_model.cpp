@@ -13,9 +13,6 @@
 namespace st::train {
 namespace {
 
-// In float32 whatever x's type (transformers' LlamaRMSNorm), back in x's type
-// (train/fused_ops.h: the fused kernel on CUDA).
-at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) { return RmsNormOp(x, w, eps); }
 
 at::Tensor RotateHalf(const at::Tensor& x) {
   const int64_t h = x.size(-1) / 2;
@@ -227,15 +224,15 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     auto seen = [&](const char* module, const at::Tensor& in) {
       if (observer_) observer_((int)l, module, in);
     };
-    at::Tensor h = RmsNorm(x, b.attn_norm, s.rms_norm_eps);
+    at::Tensor h = RmsNormOp(x, b.attn_norm, s.rms_norm_eps);
     seen("q_proj", h);
     seen("k_proj", h);
     seen("v_proj", h);
     at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
     at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
     if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
-      q = RmsNorm(q, b.q_norm, s.rms_norm_eps);
-      k = RmsNorm(k, b.k_norm, s.rms_norm_eps);
+      q = RmsNormOp(q, b.q_norm, s.rms_norm_eps);
+      k = RmsNormOp(k, b.k_norm, s.rms_norm_eps);
     }
     const bool rope_kernel = !sin.defined();  // cos holds the positions (B, T): see Block's comment
     if (rope_kernel) {
@@ -270,7 +267,7 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     a = a.transpose(1, 2).reshape({B, T, nh * hd});
     seen("o_proj", a);
     x = x + b.o.Forward(a, training);
-    h = RmsNorm(x, b.ffn_norm, s.rms_norm_eps);
+    h = RmsNormOp(x, b.ffn_norm, s.rms_norm_eps);
     seen("gate_proj", h);
     seen("up_proj", h);
     at::Tensor g = SwigluOp(b.gate.Forward(h, training), b.up.Forward(h, training));
@@ -400,7 +397,7 @@ at::Tensor LlamaModel::ForwardHidden(const at::Tensor& ids, bool training, const
   } else {
     x = Blocks(x, cos.to(ct), sin.to(ct), window_mask, training, nullptr);
   }
-  return RmsNorm(x, final_norm_, s.rms_norm_eps);
+  return RmsNormOp(x, final_norm_, s.rms_norm_eps);
 }
 
 at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) const {
@@ -423,7 +420,7 @@ at::Tensor LlamaModel::ForwardCached(const at::Tensor& ids, KvCache* cache) cons
   const at::ScalarType ct = embed_.scalar_type();
   x = Blocks(x, emb.cos().to(ct), emb.sin().to(ct), mask, false, cache);
   cache->length = L;
-  x = RmsNorm(x, final_norm_, s.rms_norm_eps);
+  x = RmsNormOp(x, final_norm_, s.rms_norm_eps);
   return at::matmul(x, lm_head_.t()).to(at::kFloat);
 }
 
