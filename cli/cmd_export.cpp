@@ -16,9 +16,13 @@ namespace fs = std::filesystem;
 Status ModelfileBeside(const std::string& model_dir, const std::string& gguf, const std::string& comment);
 
 static Status ExportOne(const Recipe& r, const std::string& recipe, bool gpu) {
-  const std::string adapter = AdapterDir(r);
-  if (!PathExists((fs::path(adapter) / "adapter_config.json").string()))
-    return InvalidInput(adapter + ": no trained adapter; run `slicetune train " + recipe + "` first");
+  // train.mode full leaves a whole model and no adapter: that model is exported as it is.
+  const bool full = r.train.mode == "full";
+  const std::string adapter = full ? "" : AdapterDir(r);
+  const std::string model = full ? FullModelDir(r) : r.base_model;
+  const std::string trained = TrainedDir(r);
+  if (!PathExists((fs::path(trained) / (full ? "config.json" : "adapter_config.json")).string()))
+    return InvalidInput(trained + ": nothing trained yet; run `slicetune train " + recipe + "` first");
   exporter::Provenance prov;
   prov.name = r.name;
   prov.slice = r.name;
@@ -34,11 +38,11 @@ static Status ExportOne(const Recipe& r, const std::string& recipe, bool gpu) {
     exporter::ModelExport opt;
     opt.type = t;
     opt.gpu = gpu;
-    ST_RETURN_IF_ERROR(exporter::ExportModelGguf(r.base_model, adapter, opt, out, prov));
+    ST_RETURN_IF_ERROR(exporter::ExportModelGguf(model, adapter, opt, out, prov));
     LogInfo("export: wrote " + out);
-    ST_RETURN_IF_ERROR(ModelfileBeside(r.base_model, out, r.name + " as " + t + " (written by slicetune)"));
+    ST_RETURN_IF_ERROR(ModelfileBeside(model, out, r.name + " as " + t + " (written by slicetune)"));
   }
-  if (r.exp.adapter_gguf) {
+  if (r.exp.adapter_gguf && !full) {
     const std::string out = (fs::path(dir) / (r.name + "-adapter-f32.gguf")).string();
     ST_RETURN_IF_ERROR(exporter::ExportAdapterGguf(r.base_model, adapter, "f32", out, prov));
     LogInfo("export: wrote " + out);

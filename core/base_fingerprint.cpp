@@ -1,5 +1,6 @@
 #include "core/base_fingerprint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -93,6 +94,30 @@ Status CheckAdapterBase(const std::string& adapter_dir, const std::string& model
     }
   }
   return Status::Ok();
+}
+
+}  // namespace st
+
+namespace st {
+
+StatusOr<std::string> ModelDirStamp(const std::string& model_dir) {
+  ST_ASSIGN_OR_RETURN(std::string config, ReadFile((fs::path(model_dir) / "config.json").string()));
+  std::vector<std::string> lines;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool weights = (name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0) ||
+                         name == "model.safetensors.index.json";
+    if (!weights) continue;
+    const auto size = e.file_size(ec);
+    const auto mtime = e.last_write_time(ec).time_since_epoch().count();
+    lines.push_back(name + " " + std::to_string(size) + " " + std::to_string(mtime));
+  }
+  if (ec) return RuntimeError(model_dir + ": cannot list the model's files (" + ec.message() + ")");
+  std::sort(lines.begin(), lines.end());
+  std::string all = Sha256Hex(config) + "\n";
+  for (const auto& l : lines) all += l + "\n";
+  return Sha256Hex(all);
 }
 
 }  // namespace st

@@ -27,4 +27,9 @@ Status RecordAdapterBase(const std::string& adapter_dir, const std::string& mode
 // `model_dir`; otherwise an error naming both, what differs and what to do.
 Status CheckAdapterBase(const std::string& adapter_dir, const std::string& model_dir);
 
+// A cheap identity of a model directory for deciding whether a stage is stale:
+// SHA-256 over config.json's bytes and each weight file's name, size and
+// modification time (rewritten weights change it; reading them is not needed).
+StatusOr<std::string> ModelDirStamp(const std::string& model_dir);
+
 }  // namespace st

@@ -11,6 +11,7 @@
 #include <functional>
 #include <set>
 
+#include "core/base_fingerprint.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 
@@ -306,9 +307,11 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
   }
 
   if (YAML::Node t = root["train"]) {
-    ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
+    ST_RETURN_IF_ERROR(rd.CheckKeys(t, "train", {"mode", "steps", "batch_size", "grad_accum", "lr", "weight_decay", "schedule",
                                                  "warmup", "precision", "activation_checkpointing", "quantize_base", "device", "kernels_off", "max_grad_norm", "log_every", "save_every", "eval_every",
                                                  "keep_checkpoints", "on_nonfinite"}));
+    ST_RETURN_IF_ERROR(rd.Get(t, "train", "mode", &r.train.mode, "lora | full"));
+    ST_RETURN_IF_ERROR(rd.OneOf(t, "train.mode", r.train.mode, {"lora", "full"}));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "steps", &r.train.steps, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.steps", r.train.steps, 1, 100000000));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "batch_size", &r.train.batch_size, "an integer"));
@@ -336,6 +339,9 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     if (r.train.quantize_base == "nf4" && r.lora.variant == "dora")
       return rd.Error(t, "train.quantize_base", "nf4 does not combine with lora.variant dora (DoRA needs the dense "
                                                 "weight's row norms); use lora.variant lora or rslora");
+    if (r.train.mode == "full" && (r.train.precision != "fp32" || r.train.quantize_base != "none"))
+      return rd.Error(t, "train.mode", "full training needs train.precision fp32 and train.quantize_base none (every "
+                                       "weight is trained and kept in float32)");
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "max_grad_norm", &r.train.max_grad_norm, "a number (0 disables clipping)"));
     ST_RETURN_IF_ERROR(rd.Get(t, "train", "log_every", &r.train.log_every, "an integer"));
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(t, "train.log_every", r.train.log_every, 1, 1000000));
@@ -351,7 +357,7 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
 
   if (YAML::Node e = root["eval"]) {
     const std::string k = "eval";
-    ST_RETURN_IF_ERROR(rd.CheckKeys(e, k, {"data", "input_field", "output_field", "source_field", "system", "limit", "max_new_tokens"}));
+    ST_RETURN_IF_ERROR(rd.CheckKeys(e, k, {"data", "input_field", "output_field", "source_field", "system", "limit", "max_new_tokens", "sqlite"}));
     ST_RETURN_IF_ERROR(rd.Get(e, k, "data", &r.eval.data, "a JSONL file of held-out pairs", true));
     ST_RETURN_IF_ERROR(rd.Get(e, k, "input_field", &r.eval.input_field, "a JSON field name"));
     ST_RETURN_IF_ERROR(rd.Get(e, k, "output_field", &r.eval.output_field, "a JSON field name"));
@@ -363,6 +369,9 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     ST_RETURN_IF_ERROR(rd.Range<int64_t>(e, k + ".max_new_tokens", r.eval.max_new_tokens, 1, 1000000));
     if (check_files && !PathExists(r.eval.data))
       return rd.Error(e["data"], k + ".data", "file '" + r.eval.data + "' not found");
+    ST_RETURN_IF_ERROR(rd.GetList(e, k, "sqlite", &r.eval.sqlite));
+    for (const auto& f : r.eval.sqlite)
+      if (check_files && !PathExists(f)) return rd.Error(e["sqlite"], k + ".sqlite", "SQL script '" + f + "' not found");
   }
 
   if (YAML::Node e = root["export"]) {
@@ -493,13 +502,24 @@ StatusOr<Recipe> LoadRecipe(const std::string& path, const std::vector<std::stri
 
 bool AdapterCurrent(const Recipe& r) {
   auto text = ReadFile((std::filesystem::path(r.output_dir) / "train_log.json").string());
-  if (!text.ok() || !PathExists((std::filesystem::path(AdapterDir(r)) / "adapter_model.safetensors").string())) return false;
+  const std::string weights = r.train.mode == "full" ? "model.safetensors" : "adapter_model.safetensors";
+  if (!text.ok() || !PathExists((std::filesystem::path(TrainedDir(r)) / weights).string())) return false;
   auto j = nlohmann::json::parse(*text, nullptr, false);
-  return !j.is_discarded() && j.is_object() && j.value("recipe_sha256", "") == r.hash;
+  auto inputs = TrainInputsSha256(r);
+  return !j.is_discarded() && j.is_object() && j.value("recipe_sha256", "") == r.hash && inputs.ok() &&
+         j.value("inputs_sha256", "") == *inputs;
+}
+
+StatusOr<std::string> TrainInputsSha256(const Recipe& r) {
+  ST_ASSIGN_OR_RETURN(std::string manifest, Sha256File((std::filesystem::path(ShardsDir(r)) / "manifest.json").string()));
+  ST_ASSIGN_OR_RETURN(std::string base, ModelDirStamp(r.base_model));
+  return Sha256Hex("recipe " + r.hash + "\nmanifest " + manifest + "\nbase " + base + "\n");
 }
 
 std::string ShardsDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "shards").string(); }
 std::string AdapterDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "adapter").string(); }
+std::string FullModelDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "model").string(); }
+std::string TrainedDir(const Recipe& r) { return r.train.mode == "full" ? FullModelDir(r) : AdapterDir(r); }
 std::string ExportDir(const Recipe& r) { return (std::filesystem::path(r.output_dir) / "export").string(); }
 
 }  // namespace st

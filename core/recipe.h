@@ -78,6 +78,10 @@ struct LoraSpec {
 };
 
 struct TrainSpec {
+  // lora: the adapter of lora.* over the frozen base. full: every weight of the base is
+  // trained and written as a Hugging Face checkpoint in <output_dir>/model (meant for
+  // tiny models: it gives a random-initialized base its language before slices train).
+  std::string mode = "lora";
   int64_t steps = 100;
   int64_t batch_size = 4;
   int64_t grad_accum = 1;
@@ -107,6 +111,9 @@ struct EvalSpec {
   std::string system;        // a system message before each prompt (chat templates)
   int64_t limit = 32;        // the first N pairs (0: all)
   int64_t max_new_tokens = 128;
+  // text-to-SQL: SQL scripts (schema, then data) building the SQLite database the
+  // predicted and the reference queries run against (execution accuracy).
+  std::vector<std::string> sqlite;
 };
 
 struct ExportSpec {
@@ -151,10 +158,18 @@ StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
 // True when the recipe's adapter exists and its train_log.json was written for
 // this exact resolved recipe (the train stage has nothing to do).
 bool AdapterCurrent(const Recipe& r);
+// What the train stage depends on, as one SHA-256: the resolved recipe, the
+// shards' manifest and the base model's files (ModelDirStamp). train_log.json
+// records it; AdapterCurrent compares it.
+StatusOr<std::string> TrainInputsSha256(const Recipe& r);
 
 // Run directory layout (DESIGN.md "Run directory").
 std::string ShardsDir(const Recipe& r);
 std::string AdapterDir(const Recipe& r);
+// train.mode full: the trained checkpoint (<output_dir>/model).
+std::string FullModelDir(const Recipe& r);
+// What training leaves: AdapterDir, or FullModelDir in train.mode full.
+std::string TrainedDir(const Recipe& r);
 std::string ExportDir(const Recipe& r);
 
 }  // namespace st

@@ -72,6 +72,26 @@ StatusOr<LlamaModel> LlamaModel::Load(const std::string& model_dir) {
   return m;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> LlamaModel::NamedWeights() {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& w : ListWeights(spec_)) {
+    at::Tensor t;
+    if (w.layer < 0) {
+      t = w.role == "embed" ? embed_ : w.role == "final_norm" ? final_norm_ : lm_head_;
+    } else {
+      LlamaBlock& b = blocks_[w.layer];
+      if (!w.module.empty()) t = b.Module(w.module)->weight;
+      else if (w.role == "attn_norm") t = b.attn_norm;
+      else if (w.role == "ffn_norm") t = b.ffn_norm;
+      else if (w.role == "q_norm") t = b.q_norm;
+      else if (w.role == "k_norm") t = b.k_norm;
+      else t = b.Module(w.role.substr(0, w.role.size() - 5))->bias;  // "<module>.bias"
+    }
+    out.emplace_back(w.hf, t);
+  }
+  return out;
+}
+
 void LlamaModel::AttachLora(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout,
                             uint64_t seed) {
   LoraConfig c;

@@ -57,6 +57,9 @@ class LlamaModel {
   LoraAdapter ExportAdapter(const std::vector<std::string>& targets, int64_t rank, double alpha, double dropout) const;
   LoraAdapter ExportAdapter(const LoraConfig& c) const;
   std::vector<at::Tensor> TrainableParameters() const;
+  // Every base weight by its Hugging Face name, in ListWeights order (a tied LM
+  // head once, as the embeddings); the tensors themselves, not copies.
+  std::vector<std::pair<std::string, at::Tensor>> NamedWeights();
 
   // `positions` (B, T) int64, optional: each token's position in its document, 0
   // where a packed document starts. Rotary embeddings use them and attention stays

@@ -21,6 +21,7 @@
 
 #include "core/base_fingerprint.h"
 #include "train/fused_ops.h"
+#include "train/full_model.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -151,7 +152,7 @@ StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipe
       return InvalidInput(r.file + ": slice '" + r.name + "' has another base model than '" + recipes[0].name + "'");
     const std::string who = r.group.empty() ? "train" : "train [" + r.name + "]";
     if ((opts.skip_current || opts.resume) && AdapterCurrent(r)) {
-      if (lead) LogInfo(who + ": adapter in " + AdapterDir(r) + " is current, skipping");
+      if (lead) LogInfo(who + ": " + TrainedDir(r) + " is current, skipping");
       out.push_back({});
       continue;
     }
@@ -167,8 +168,9 @@ StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipe
     // A slice list resumes where it stopped: finished slices were skipped above,
     // the interrupted one continues, the ones not reached start afresh.
     o.resume = opts.resume && (recipes.size() == 1 || HasCheckpoint(r.output_dir));
-    if (lead && recipes.size() > 1) LogInfo(who + ": training slice '" + r.name + "' -> " + AdapterDir(r));
+    if (lead && recipes.size() > 1) LogInfo(who + ": training slice '" + r.name + "' -> " + TrainedDir(r));
     ST_ASSIGN_OR_RETURN(TrainResult res, RunTraining(*model, r, o));
+    if (r.train.mode == "full") model.reset();  // its weights were trained: the next slice needs the base again
     out.push_back(res);
   }
   return out;
@@ -217,11 +219,21 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
     if (lead) LogInfo("train: quantizing the base's block linear weights to NF4 (QLoRA)");
     model.QuantizeBaseNf4();
   }
-  ST_RETURN_IF_ERROR(SetKernelsOff(r.train.kernels_off));
+  const bool full = r.train.mode == "full";
+  // Full training takes the LibTorch formulas everywhere: the fused kernels give
+  // gradients for activations and LoRA factors, not for the base weights.
+  ST_RETURN_IF_ERROR(SetKernelsOff(full ? std::vector<std::string>{"rmsnorm", "rope", "swiglu", "linear_ce", "lora", "nf4"}
+                                        : r.train.kernels_off));
   const LoraConfig lora = AdapterConfig(r);
   model.DetachLora();
-  model.AttachLora(lora, r.seed);
-  std::vector<at::Tensor> params = model.TrainableParameters();
+  std::vector<at::Tensor> params;
+  if (full) {
+    if (lead) LogInfo("train: train.mode full: every weight of the base is trained (for tiny models)");
+    params = MakeBaseTrainable(model);
+  } else {
+    model.AttachLora(lora, r.seed);
+    params = model.TrainableParameters();
+  }
   AdamW opt(params, r.train.weight_decay);
 
   const int64_t n = train.ids.size(0), bs = std::min<int64_t>(r.train.batch_size, n);
@@ -326,6 +338,11 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
         if (id < 0 || id >= model.spec().vocab_size) return InvalidInput(path + ": token id beyond the model's vocabulary");
     task = std::move(t);
   }
+  std::optional<data::SqlDatabase> sql_db;
+  if (task && !task->sql_scripts.empty()) {
+    ST_ASSIGN_OR_RETURN(data::SqlDatabase db, data::SqlDatabase::Build(task->sql_scripts));
+    sql_db = std::move(db);
+  }
   auto evaluate = [&](int64_t done) -> StatusOr<double> {
     if (!lead || (!val.ids.defined() && !task)) return -1.0;
     json e = {{"step", done}};
@@ -347,8 +364,10 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
         const std::vector<int64_t> out = Generate(model, std::vector<int64_t>(p.begin(), p.end()), g);
         preds.push_back(task->Decode(std::vector<int>(out.begin(), out.end())));
       }
-      const data::TaskScores sc = data::ScoreTask(task->inputs, task->references, task->sources, preds);
+      ST_ASSIGN_OR_RETURN(const data::TaskScores sc, data::ScoreTask(task->inputs, task->references, task->sources, preds,
+                                                                     sql_db ? &*sql_db : nullptr));
       e["exact_match"] = sc.exact_match();
+      if (sc.executed) e["execution_accuracy"] = sc.execution_accuracy();
       e["correction_f1"] = sc.correction.f1();
       e["char_f1"] = sc.overlap.f1();
       json saved = sc.Summary();
@@ -360,6 +379,10 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
       std::snprintf(buf, sizeof buf, "%s exact match %.1f%%, correction F1 %.3f, character F1 %.3f (%lld pairs)",
                     val.ids.defined() ? ";" : "", 100.0 * sc.exact_match(), sc.correction.f1(), sc.overlap.f1(), (long long)sc.examples);
       line += buf;
+      if (sc.executed) {
+        std::snprintf(buf, sizeof buf, "; execution accuracy %.1f%%", 100.0 * sc.execution_accuracy());
+        line += buf;
+      }
     }
     record(e);
     LogInfo(line);
@@ -452,10 +475,15 @@ StatusOr<TrainResult> RunTraining(LlamaModel& model, const Recipe& r, const Trai
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!lead) return res;
 
-  LoraAdapter ad = model.ExportAdapter(lora);
-  ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));
-  ST_RETURN_IF_ERROR(RecordAdapterBase(AdapterDir(r), r.base_model));  // export checks it
-  json summary = {{"recipe", r.name}, {"recipe_sha256", r.hash}, {"steps", res.steps}, {"first_loss", res.first_loss},
+  if (full) {
+    ST_RETURN_IF_ERROR(SaveFullModel(model, r.base_model, FullModelDir(r)));
+  } else {
+    LoraAdapter ad = model.ExportAdapter(lora);
+    ST_RETURN_IF_ERROR(SaveLoraAdapter(AdapterDir(r), ad, model.spec()));
+    ST_RETURN_IF_ERROR(RecordAdapterBase(AdapterDir(r), r.base_model));  // export checks it
+  }
+  ST_ASSIGN_OR_RETURN(std::string inputs_sha256, TrainInputsSha256(r));  // AdapterCurrent compares it
+  json summary = {{"recipe", r.name}, {"recipe_sha256", r.hash}, {"inputs_sha256", inputs_sha256}, {"mode", r.train.mode}, {"output", TrainedDir(r)}, {"steps", res.steps}, {"first_loss", res.first_loss},
                   {"final_loss", res.final_loss}, {"val_loss", res.val_loss}, {"target_tokens", res.target_tokens},
                   {"skipped_steps", skipped}, {"resumed_at", start},
                   {"seconds", res.seconds}, {"tokens_per_second", res.seconds > 0 ? res.target_tokens / res.seconds : 0.0},
