@@ -77,6 +77,7 @@ Status PrepareTaskEval(const Recipe& r) {
   ST_ASSIGN_OR_RETURN(data::TaskSet set, ReadEvalPairs(*tok, spec));
   set.token_bytes = data::TokenBytesTable(*tok, &set.strip_leading_space);
   set.max_new_tokens = r.eval.max_new_tokens;
+  set.sql_scripts = r.eval.sqlite;
   ST_RETURN_IF_ERROR(MakeDirs(r.output_dir));
   return data::WriteTaskSet(set, path);
 }

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -14,6 +15,7 @@ namespace {
 struct EvalArgs {
   std::string model, adapter, data, input_field = "input", output_field = "output", source_field, system, format = "auto";
   std::string out;
+  std::vector<std::string> sqlite;
   bool raw = false;
   int64_t limit = 0;
   SamplingArgs sampling;
@@ -47,28 +49,45 @@ StatusOr<data::TaskSet> ReadEvalPairs(const data::Tokenizer& tok, const EvalPair
   return set;
 }
 
+StatusOr<nlohmann::json> ScorePairs(const data::Tokenizer& tok, const EvalPairsSpec& spec, const std::string& adapter,
+                                    const std::vector<std::string>& sql_scripts, const SamplingArgs& s) {
+  ST_ASSIGN_OR_RETURN(data::TaskSet set, ReadEvalPairs(tok, spec));
+  std::optional<data::SqlDatabase> db;
+  if (!sql_scripts.empty()) {
+    ST_ASSIGN_OR_RETURN(data::SqlDatabase d, data::SqlDatabase::Build(sql_scripts));
+    db = std::move(d);
+  }
+  std::vector<std::vector<int>> replies;
+  ST_RETURN_IF_ERROR(GenerateInChild(spec.model, adapter, set.prompts, set.stop, s, &replies));
+  std::vector<std::string> preds;
+  for (const auto& r : replies) preds.push_back(tok.Decode(r));
+  ST_ASSIGN_OR_RETURN(const data::TaskScores sc,
+                      data::ScoreTask(set.inputs, set.references, set.sources, preds, db ? &*db : nullptr));
+  nlohmann::json report = {{"model", spec.model}, {"adapter", adapter}, {"data", spec.data}};
+  report.update(sc.Summary());
+  report["predictions"] = sc.predictions;
+  return report;
+}
+
 namespace {
 
 Status RunEval(const EvalArgs& a) {
   ST_ASSIGN_OR_RETURN(auto tok, data::LoadTokenizer(a.model));
   EvalPairsSpec spec{a.model, a.data, a.input_field, a.output_field, a.source_field, a.system, a.format, a.raw, a.limit,
                      "--input-field / --output-field"};
-  ST_ASSIGN_OR_RETURN(data::TaskSet set, ReadEvalPairs(*tok, spec));
-  const std::vector<std::vector<int>>& prompts = set.prompts;
-  std::vector<std::vector<int>> replies;
-  ST_RETURN_IF_ERROR(GenerateInChild(a.model, a.adapter, prompts, set.stop, a.sampling, &replies));
-  std::vector<std::string> preds;
-  for (const auto& r : replies) preds.push_back(tok->Decode(r));
-  const data::TaskScores sc = data::ScoreTask(set.inputs, set.references, set.sources, preds);
-  nlohmann::json report = {{"model", a.model}, {"adapter", a.adapter}, {"data", a.data}};
-  report.update(sc.Summary());
-  report["predictions"] = sc.predictions;
-  char buf[256];
+  ST_ASSIGN_OR_RETURN(nlohmann::json report, ScorePairs(*tok, spec, a.adapter, a.sqlite, a.sampling));
+  const auto& c = report["correction"];
+  const auto& o = report["char_overlap"];
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "examples %zu | exact match %.1f%% | correction edits P %.3f R %.3f F1 %.3f | characters P %.3f R %.3f F1 %.3f\n",
-                replies.size(), 100.0 * sc.exact_match(), sc.correction.precision(), sc.correction.recall(),
-                sc.correction.f1(), sc.overlap.precision(), sc.overlap.recall(), sc.overlap.f1());
+                "examples %lld | exact match %.1f%% | correction edits P %.3f R %.3f F1 %.3f | characters P %.3f R %.3f F1 %.3f",
+                (long long)report["examples"].get<int64_t>(), 100.0 * report["exact_match"].get<double>(),
+                c["precision"].get<double>(), c["recall"].get<double>(), c["f1"].get<double>(),
+                o["precision"].get<double>(), o["recall"].get<double>(), o["f1"].get<double>());
   std::cout << buf;
+  if (report.contains("execution_accuracy"))
+    std::cout << " | execution accuracy " << std::to_string(100.0 * report["execution_accuracy"].get<double>()).substr(0, 5) << "%";
+  std::cout << "\n";
   if (!a.out.empty()) ST_RETURN_IF_ERROR(WriteFileAtomic(a.out, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
   return Status::Ok();
 }
@@ -90,6 +109,8 @@ void AddEval(CLI::App& app, Status* result) {
   cmd->add_flag("--raw", a->raw, "No chat template: the input as plain text");
   cmd->add_option("--format", a->format, "Chat format: auto, chatml, llama3, llama2, mistral");
   cmd->add_option("--limit", a->limit, "Only the first N pairs")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--sqlite", a->sqlite, "SQL script(s), schema then data: replies and references run in that SQLite "
+                                       "database and their result sets compared (execution accuracy, text-to-SQL)");
   cmd->add_option("-o,--output", a->out, "Write the metrics and every prediction as JSON");
   AddSamplingOptions(cmd, &a->sampling);
   cmd->callback([a, result] { *result = RunEval(*a); });

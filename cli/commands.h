@@ -53,6 +53,10 @@ struct EvalPairsSpec {
   std::string field_hint;  // where the user names the fields, for errors
 };
 StatusOr<data::TaskSet> ReadEvalPairs(const data::Tokenizer& tok, const EvalPairsSpec& spec);
+// Replies to the pairs' prompts from `spec.model` (+ `adapter`) scored (task_set.h
+// ScoreTask; execution accuracy with `sql_scripts`): the summary and every prediction.
+StatusOr<nlohmann::json> ScorePairs(const data::Tokenizer& tok, const EvalPairsSpec& spec, const std::string& adapter,
+                                    const std::vector<std::string>& sql_scripts, const SamplingArgs& s);
 
 // Path of the `slicetune-train` binary installed beside this executable.
 std::string TrainBinary();

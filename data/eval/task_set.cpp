@@ -47,7 +47,7 @@ Status WriteTaskSet(const TaskSet& t, const std::string& path) {
   nlohmann::json j = {{"format", "slicetune-task-eval"}, {"prompts", t.prompts}, {"stop", t.stop},
                       {"inputs", t.inputs}, {"references", t.references}, {"sources", t.sources},
                       {"token_bytes", hex}, {"strip_leading_space", t.strip_leading_space},
-                      {"max_new_tokens", t.max_new_tokens}};
+                      {"max_new_tokens", t.max_new_tokens}, {"sql_scripts", t.sql_scripts}};
   return WriteFileAtomic(path, j.dump() + "\n");
 }
 
@@ -64,6 +64,7 @@ StatusOr<TaskSet> ReadTaskSet(const std::string& path) {
     t.sources = j.at("sources").get<std::vector<std::string>>();
     t.strip_leading_space = j.at("strip_leading_space").get<bool>();
     t.max_new_tokens = j.at("max_new_tokens").get<int64_t>();
+    if (j.contains("sql_scripts")) t.sql_scripts = j.at("sql_scripts").get<std::vector<std::string>>();
     for (const auto& h : j.at("token_bytes")) {
       std::string b;
       if (!FromHex(h.get<std::string>(), &b)) return InvalidInput(path + ": token_bytes: not hexadecimal");
@@ -83,13 +84,17 @@ nlohmann::json TaskScores::Summary() const {
     return nlohmann::json{{"precision", c.precision()}, {"recall", c.recall()}, {"f1", c.f1()},
                           {"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}};
   };
-  return {{"examples", examples}, {"exact_match", exact_match()}, {"correction", prf(correction)},
-          {"char_overlap", prf(overlap)}};
+  nlohmann::json j = {{"examples", examples}, {"exact_match", exact_match()}, {"correction", prf(correction)},
+                      {"char_overlap", prf(overlap)}};
+  if (executed) j["execution_accuracy"] = execution_accuracy();
+  return j;
 }
 
-TaskScores ScoreTask(const std::vector<std::string>& inputs, const std::vector<std::string>& references,
-                     const std::vector<std::string>& sources, const std::vector<std::string>& predictions) {
+StatusOr<TaskScores> ScoreTask(const std::vector<std::string>& inputs, const std::vector<std::string>& references,
+                               const std::vector<std::string>& sources, const std::vector<std::string>& predictions,
+                               const SqlDatabase* db) {
   TaskScores s;
+  s.executed = db != nullptr;
   for (size_t i = 0; i < predictions.size(); ++i) {
     const bool em = ExactMatch(predictions[i], references[i]);
     s.exact += em;
@@ -100,6 +105,11 @@ TaskScores ScoreTask(const std::vector<std::string>& inputs, const std::vector<s
     s.predictions.push_back({{"input", inputs[i]}, {"reference", references[i]}, {"prediction", predictions[i]},
                              {"exact", em}, {"edits", {{"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}}},
                              {"chars", {{"tp", o.tp}, {"fp", o.fp}, {"fn", o.fn}}}});
+    if (db) {
+      ST_ASSIGN_OR_RETURN(bool same, db->SameResult(references[i], predictions[i]));
+      s.same_result += same;
+      s.predictions.back()["same_result"] = same;
+    }
   }
   s.examples = (int64_t)predictions.size();
   return s;
