@@ -254,11 +254,12 @@ void AddDedup(CLI::App* data, Status* result) {
 
 void AddAugment(CLI::App* data, Status* result) {
   auto* cmd = data->add_subcommand(
-      "augment", "Make (erroneous, correct) pairs from each stdin line's sentences: JSON lines {kind, input, output}");
+      "augment", "Make (erroneous, correct) pairs from each stdin line's sentences: JSON lines {kind, input, output}"
+                 " (--prompt adds the instruction + input that data build trains with: held-out pairs for eval)");
   struct Opts {
     data::AugmentOptions a;
     std::string kinds = "typo,term,duplicate,abbreviation", glossary;
-    bool jsonl = false;
+    bool jsonl = false, prompt = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--kinds", o->kinds, "Comma-separated: typo, term, duplicate, abbreviation")->capture_default_str();
@@ -267,6 +268,7 @@ void AddAugment(CLI::App* data, Status* result) {
   cmd->add_option("--clean-ratio", o->a.clean_ratio, "Unchanged pairs per sentence (average)")->capture_default_str();
   cmd->add_option("--seed", o->a.seed, "Seed: the same seed and text give the same pairs")->capture_default_str();
   cmd->add_flag("--jsonl", o->jsonl, "Each input line is a JSON string");
+  cmd->add_flag("--prompt", o->prompt, "Add a \"prompt\" field: the kind's instruction followed by the input, as training sees it");
   cmd->callback([o, result] {
     *result = [&]() -> Status {
       o->a.kinds.clear();
@@ -291,7 +293,9 @@ void AddAugment(CLI::App* data, Status* result) {
           ++sentences;
           for (const auto& p : aug.Generate(s)) {
             ++made[p.kind];
-            std::cout << json({{"kind", p.kind}, {"input", p.erroneous}, {"output", p.correct}}).dump() << "\n";
+            json j = {{"kind", p.kind}, {"input", p.erroneous}, {"output", p.correct}};
+            if (o->prompt) j["prompt"] = data::AugmentInstruction(p.kind) + p.erroneous;
+            std::cout << j.dump() << "\n";
           }
         }
       }
