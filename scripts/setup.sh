@@ -4,18 +4,28 @@
 # the pinned torch wheel (LibTorch for the build) and, with --test, the reference
 # packages the tests compare against. Safe to rerun: finished steps are skipped.
 #
-#   scripts/setup.sh           # build + run dependencies (torch only in the venv)
-#   scripts/setup.sh --test    # also the reference packages for the test suite
+#   scripts/setup.sh               # build + run dependencies (torch only in the venv)
+#   scripts/setup.sh --test        # also the reference packages for the test suite
+#   scripts/setup.sh --no-torch    # no torch: for a build with -DSLICETUNE_WITH_TORCH=OFF
+#                                  # (data, export, tokenize, inspect; containers/cpu.Dockerfile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+want_test=0 want_torch=1
+for a in "$@"; do
+  case $a in
+    --test) want_test=1 ;;
+    --no-torch) want_torch=0 ;;
+    *) echo "setup.sh: unknown option '$a' (expected --test or --no-torch)" >&2; exit 2 ;;
+  esac
+done
+((want_test && !want_torch)) && { echo "setup.sh: --test needs torch; drop --no-torch" >&2; exit 2; }
 
 log() { echo "setup: $*" >&2; }
 
 apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3 python3-venv python3-dev
           libsentencepiece-dev libhdf5-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
           libgtest-dev libssl-dev libpcre2-dev libutf8proc-dev libopencc-dev libxxhash-dev libcsv-dev
+          libsqlite3-dev  # text-to-SQL execution accuracy (data/eval/sql_exec.h)
           libgloo-dev   # gloo: headers of the Gloo backend inside LibTorch (multi-process training)
           libtcmalloc-minimal4)  # slicetune-train's allocator (peak RSS, bench/RESULTS.md)
 # The test suite renders the HTML data report in a headless browser, rebuilds
@@ -33,6 +43,10 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ((!want_torch)); then
+  log "ready (no torch: configure with -DSLICETUNE_WITH_TORCH=OFF)"
+  exit 0
+fi
 venv=build/venv
 if [[ ! -x $venv/bin/python ]]; then
   log "creating $venv"
