@@ -8,6 +8,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_features.h"
 #include "core/half.h"
 #include "core/json_io.h"
 #include "core/parallel.h"
@@ -113,7 +114,7 @@ Status TensorView::ToF32(std::vector<float>* out) const {
   const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
   float* dst = out->data();
   const float* table = dtype == DType::kF16 ? F16Table() : nullptr;
-  static const bool f16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") && !std::getenv("SLICETUNE_NO_SIMD");
+  static const bool f16c = CpuHasF16c() && !std::getenv("SLICETUNE_NO_SIMD");
   ParallelFor((size_t)pieces, threads, [&](int, size_t p) {
     const int64_t b = (int64_t)p * kPiece, e = std::min(n, b + kPiece);
     if (dtype == DType::kF32) std::memcpy(dst + b, data + 4 * b, (e - b) * 4);
@@ -211,7 +212,13 @@ StatusOr<TensorStore> TensorStore::OpenDir(const std::string& dir, const std::st
       return InvalidInput(index + ": expected an object field 'weight_map'");
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
       if (!it.value().is_string()) return InvalidInput(index + ": weight_map." + it.key() + ": expected a file name");
-      std::string f = (fs::path(dir) / it.value().get<std::string>()).string();
+      const std::string name = it.value().get<std::string>();
+      // A shard is a file beside the index: "../x" or "/x" would read outside the model folder.
+      if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+          name.find('\\') != std::string::npos)
+        return InvalidInput(index + ": weight_map." + it.key() + ": '" + name +
+                            "' is not a file name inside the model folder; refusing to read outside it");
+      std::string f = (fs::path(dir) / name).string();
       if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
     }
   } else {

@@ -31,7 +31,8 @@ apt_pkgs=(build-essential cmake ninja-build ccache pkg-config git python3 python
 # The test suite renders the HTML data report in a headless browser, rebuilds
 # the augmentation confusion sets from Unihan to check the shipped table, and
 # renders exported Ollama Modelfile templates with Go's text/template (Ollama's engine).
-((want_test)) && apt_pkgs+=(chromium-headless-shell unicode-data golang-go)
+# clang brings libFuzzer for the fuzz targets (scripts/fuzz.sh).
+((want_test)) && apt_pkgs+=(chromium-headless-shell unicode-data golang-go clang)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root): installs what it
-# needs, builds the dev preset, runs every GoogleTest and reference test under ctest.
+# needs, builds the dev preset, runs every GoogleTest and reference test under ctest,
+# then each fuzz target for a short fixed time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -9,4 +10,6 @@ python3 recipes/data/smoke/generate.py --check
 cmake --preset dev
 cmake --build --preset dev -j"$(nproc)"
 ctest --preset dev -j"$(nproc)"
+# Every outside-input parser under libFuzzer + ASan/UBSan, a short fixed budget each.
+FUZZ_SECONDS=10 scripts/fuzz.sh
 echo "test.sh: finished in $(( $(date +%s) - start )) s" >&2

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/cpu_features.h"
 #include "core/half.h"
 #include "kernels/gguf_blocks.h"
 #include "kernels/gguf_kblocks.h"
@@ -169,7 +170,7 @@ __attribute__((target("avx,f16c"))) void ToF16Hardware(const float* x, int64_t n
 }
 
 void ToF16(const float* x, int64_t n, uint8_t* out) {
-  static const bool hw = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") && !std::getenv("SLICETUNE_NO_SIMD");
+  static const bool hw = CpuHasF16c() && !std::getenv("SLICETUNE_NO_SIMD");
   if (hw) return ToF16Hardware(x, n, out);
   for (int64_t i = 0; i < n; ++i) {
     const uint16_t h = F32ToF16(x[i]);
