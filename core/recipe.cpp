@@ -31,6 +31,8 @@ class Reader {
   Status CheckKeys(const YAML::Node& map, const std::string& prefix, const std::set<std::string>& allowed) const {
     if (!map.IsMap()) return Error(map, prefix.empty() ? "(top level)" : prefix, "expected a mapping of keys");
     for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar())  // YAML's complex keys ("? [a, b]"): never a recipe key
+        return Error(it->first, prefix.empty() ? "(top level)" : prefix, "expected plain key names, found a list or mapping as a key");
       std::string k = it->first.as<std::string>();
       if (!allowed.count(k)) {
         std::string list;
@@ -420,9 +422,28 @@ bool ValidSliceName(const std::string& n) {
 
 }  // namespace
 
+namespace {
+StatusOr<std::vector<Recipe>> ParseRecipesUnguarded(const std::string& text, const std::string& where,
+                                                    const std::vector<std::string>& overrides, bool check_files,
+                                                    const std::string& only);
+}  // namespace
+
 StatusOr<std::vector<Recipe>> ParseRecipes(const std::string& text, const std::string& where,
                                            const std::vector<std::string>& overrides, bool check_files,
                                            const std::string& only) {
+  // Every value is read through checked conversions; a YAML exception escaping them
+  // is still a bad recipe, never a crash (fuzz/fuzz_recipe.cpp).
+  try {
+    return ParseRecipesUnguarded(text, where, overrides, check_files, only);
+  } catch (const YAML::Exception& e) {
+    return InvalidInput(where + ":" + std::to_string(e.mark.line + 1) + ": unexpected YAML structure: " + e.msg);
+  }
+}
+
+namespace {
+StatusOr<std::vector<Recipe>> ParseRecipesUnguarded(const std::string& text, const std::string& where,
+                                                    const std::vector<std::string>& overrides, bool check_files,
+                                                    const std::string& only) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -480,6 +501,7 @@ StatusOr<std::vector<Recipe>> ParseRecipes(const std::string& text, const std::s
   }
   return all;
 }
+}  // namespace
 
 StatusOr<Recipe> ParseRecipe(const std::string& text, const std::string& where,
                              const std::vector<std::string>& overrides, bool check_files) {

@@ -155,5 +155,17 @@ TEST(Recipe, SliceErrorsNameTheEntry) {
   }
 }
 
+// Found by fuzz/fuzz_recipe.cpp: a complex YAML key ("? ...") threw out of the
+// parser and aborted the process.
+TEST(Recipe, ComplexKeysAndOddStructuresAreErrorsNotCrashes) {
+  for (const char* text : {"name: x\n? [a, b]\n: 1\n", "? {a: 1}\n: 2\n", "name: x\ndata:\n  ? [seq_len]\n  : 3\n",
+                           "name: [1, 2]\nbase_model: {a: b}\n", "slices: [[1], {? [x]: 1}]\n"}) {
+    auto r = ParseRecipes(text, "fuzz.yaml", {}, false, "");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().exit_code(), 2) << text;
+    EXPECT_NE(r.status().message().find("fuzz.yaml"), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace st
