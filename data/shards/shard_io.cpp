@@ -1,12 +1,17 @@
 #include "data/shards/shard_io.h"
 
+#include <filesystem>
+
 #include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+
+#include "core/hash.h"
 
 namespace st::data {
 namespace {
@@ -79,6 +84,55 @@ bool WriteDataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
   return rows == 0 || H5Dwrite(ds.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
 }
 
+constexpr hsize_t kUserBlock = 512;
+constexpr char kSealTag[] = "slicetune-shard-sha256 ";
+
+// SHA-256 of the file's bytes after the user block.
+StatusOr<std::string> BodySha256(std::FILE* f, const std::string& path) {
+  if (std::fseek(f, (long)kUserBlock, SEEK_SET) != 0) return InvalidInput(path + ": shorter than its checksum block");
+  Sha256Stream h;
+  std::vector<char> buf(1 << 20);
+  size_t got;
+  while ((got = std::fread(buf.data(), 1, buf.size(), f)) > 0) h.Update(std::string_view(buf.data(), got));
+  if (std::ferror(f)) return RuntimeError(path + ": read error");
+  return h.FinishHex();
+}
+
+Status SealUserBlock(const std::string& tmp) {
+  std::FILE* f = std::fopen(tmp.c_str(), "r+b");
+  if (!f) return RuntimeError(tmp + ": cannot reopen to write its checksum");
+  auto sha = BodySha256(f, tmp);
+  std::string block = sha.ok() ? std::string(kSealTag) + *sha + "\n" : "";
+  block.resize(kUserBlock, '\0');
+  const bool ok = sha.ok() && std::fseek(f, 0, SEEK_SET) == 0 && std::fwrite(block.data(), 1, block.size(), f) == block.size() &&
+                  std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  std::fclose(f);
+  if (!sha.ok()) return sha.status();
+  return ok ? Status::Ok() : RuntimeError(tmp + ": cannot write its checksum block; is the disk full?");
+}
+
+Status CheckUserBlock(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return InvalidInput(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::string block(kUserBlock, '\0');
+  const size_t got = std::fread(block.data(), 1, block.size(), f);
+  const std::string tag = kSealTag;
+  if (got != kUserBlock || block.compare(0, tag.size(), tag) != 0) {
+    std::fclose(f);
+    return InvalidInput(path + ": no slicetune checksum block at its start: not a shard of this version (format 3) or "
+                        "damaged; rebuild the shards with `slicetune data build`");
+  }
+  auto sha = BodySha256(f, path);
+  std::fclose(f);
+  if (!sha.ok()) return sha.status();
+  const std::string want = block.substr(tag.size(), 64);
+  if (*sha != want)
+    return InvalidInput(path + ": contents do not match the checksum in its header (sha256 " + sha->substr(0, 12) +
+                        "..., recorded " + want.substr(0, 12) + "...): the file is damaged or was changed; rebuild the "
+                        "shards with `slicetune data build`");
+  return Status::Ok();
+}
+
 }  // namespace
 
 int64_t ShardData::num_target_tokens() const {
@@ -93,6 +147,7 @@ Status WriteShard(const std::string& path, const ShardData& s) {
   {
     H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     H5Pset_obj_track_times(fcpl.id, false);  // nor on the root group
+    H5Pset_userblock(fcpl.id, kUserBlock);   // filled with the checksum below
     H5Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT), H5Fclose);
     if (!file.ok()) return RuntimeError(tmp + ": cannot create HDF5 file");
     const int64_t n = s.num_sequences();
@@ -115,6 +170,10 @@ Status WriteShard(const std::string& path, const ShardData& s) {
       return RuntimeError(tmp + ": HDF5 write failed; is the disk full?");
     }
   }
+  if (Status st = SealUserBlock(tmp); !st.ok()) {
+    std::remove(tmp.c_str());
+    return st;
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     return RuntimeError(path + ": rename from temporary failed");
@@ -124,6 +183,7 @@ Status WriteShard(const std::string& path, const ShardData& s) {
 
 StatusOr<ShardData> ReadShard(const std::string& path) {
   QuietHdf5();
+  ST_RETURN_IF_ERROR(CheckUserBlock(path));
   if (H5Fis_hdf5(path.c_str()) <= 0)
     return InvalidInput(path + ": not an HDF5 file; expected a shard written by `slicetune data build`");
   H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -132,7 +192,7 @@ StatusOr<ShardData> ReadShard(const std::string& path) {
   int64_t version = 0;
   if (!ReadAttrStr(file.id, "format", &format) || format != "slicetune-shard")
     return InvalidInput(path + ": attribute 'format' is not 'slicetune-shard'; HINT: is this a slicetune shard?");
-  if (!ReadAttrI64(file.id, "format_version", &version) || version < 1 || version > kShardFormatVersion)
+  if (!ReadAttrI64(file.id, "format_version", &version) || version != kShardFormatVersion)
     return InvalidInput(path + ": shard format_version " + std::to_string(version) + ", this build reads version " +
                         std::to_string(kShardFormatVersion) + "; rebuild the shards with `slicetune data build`");
   ShardData s;
@@ -141,9 +201,23 @@ StatusOr<ShardData> ReadShard(const std::string& path) {
       !ReadAttrI64(file.id, "pad_id", &s.pad_id) || !ReadAttrI64(file.id, "num_real_tokens", &s.num_real_tokens) ||
       !ReadAttrStr(file.id, "tokenizer_sha256", &s.tokenizer_sha256) || !ReadAttrStr(file.id, "split", &s.split))
     return InvalidInput(path + ": missing shard attributes (seq_len, num_sequences, pad_id, tokenizer_sha256, split)");
+  // The declared shape decides the allocation: it must fit what the file can hold
+  // (deflate expands at most ~1032x) before anything is allocated.
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  if (n < 0 || s.seq_len < 1 || s.seq_len > (1 << 24) || n > (int64_t{1} << 40) / s.seq_len ||
+      (uint64_t)(n * s.seq_len) > (ec ? 0 : file_bytes) * 1100 + 4096)
+    return InvalidInput(path + ": declares " + std::to_string(n) + " sequences of " + std::to_string(s.seq_len) +
+                        " tokens, more than its " + std::to_string(file_bytes) + " bytes can hold (corrupt?)");
   auto read = [&](const char* name, hid_t mem_type, void* out) -> Status {
     H5Handle ds(H5Dopen2(file.id, name, H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) return InvalidInput(path + ": missing dataset /" + name);
+    // Stored as the integers the writer wrote (HDF5's conversions from other
+    // types over a corrupted file are where its reader goes wrong).
+    H5Handle type(H5Dget_type(ds.id), H5Tclose);
+    if (!type.ok() || H5Tget_class(type.id) != H5T_INTEGER || H5Tget_size(type.id) != H5Tget_size(mem_type))
+      return InvalidInput(path + ": dataset /" + name + " is not stored as " + std::to_string(H5Tget_size(mem_type)) +
+                          "-byte integers (corrupt?)");
     H5Handle space(H5Dget_space(ds.id), H5Sclose);
     hsize_t dims[2] = {0, 0};
     if (H5Sget_simple_extent_ndims(space.id) != 2 || H5Sget_simple_extent_dims(space.id, dims, nullptr) < 0 ||
@@ -159,11 +233,7 @@ StatusOr<ShardData> ReadShard(const std::string& path) {
   ST_RETURN_IF_ERROR(read("input_ids", H5T_NATIVE_INT32, s.input_ids.data()));
   ST_RETURN_IF_ERROR(read("loss_mask", H5T_NATIVE_UINT8, s.loss_mask.data()));
   s.position_ids.resize(n * s.seq_len);
-  if (version >= 2) {
-    ST_RETURN_IF_ERROR(read("position_ids", H5T_NATIVE_INT32, s.position_ids.data()));
-  } else {  // version 1: one document per row
-    for (int64_t i = 0; i < n * s.seq_len; ++i) s.position_ids[i] = (int32_t)(i % s.seq_len);
-  }
+  ST_RETURN_IF_ERROR(read("position_ids", H5T_NATIVE_INT32, s.position_ids.data()));
   return s;
 }
 

@@ -11,11 +11,16 @@
 //                              0 (each pad token its own document)
 //   root attributes:
 //     format          "slicetune-shard"
-//     format_version  2 (version 1, without position_ids, reads as one document per row;
-//                     readers refuse other versions with a hint)
+//     format_version  3 (versions 1 and 2 had no checksum block: readers refuse them
+//                     and other versions with a hint to rebuild)
 //     seq_len, num_sequences, num_target_tokens, num_real_tokens (int64)
 //     tokenizer_sha256 (string), split ("train" | "val"), pad_id (int64)
 // Datasets are chunked (up to 64 rows) with shuffle + deflate(4), HDF5 built-ins.
+// The file starts with a 512-byte HDF5 user block (HDF5 and h5py skip it) holding
+// "slicetune-shard-sha256 <hex>\n": the SHA-256 of every byte after the block.
+// ReadShard checks it before HDF5 parses anything, so a damaged or altered shard
+// is an error naming the file, not HDF5 decoding corrupt chunks (Debian's HDF5
+// overruns its buffers on some: fuzz/asan.supp).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +31,7 @@
 
 namespace st::data {
 
-inline constexpr int kShardFormatVersion = 2;
+inline constexpr int kShardFormatVersion = 3;
 
 struct ShardData {
   int64_t seq_len = 0;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+
 #include <fstream>
 
 #include "data/shards/packer.h"
@@ -66,7 +69,48 @@ TEST(Shards, NonShardFilesAreRefusedWithAHint) {
   auto r = ReadShard(dir / "x.h5");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().exit_code(), 2);
-  EXPECT_NE(r.status().message().find("not an HDF5 file"), std::string::npos);
+  EXPECT_NE(r.status().message().find("no slicetune checksum block"), std::string::npos);
+}
+
+// Flips one byte of a file at `offset`.
+void FlipByte(const std::string& path, long offset) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, offset, SEEK_SET);
+  int c = std::fgetc(f);
+  std::fseek(f, offset, SEEK_SET);
+  std::fputc(c ^ 0x5a, f);
+  std::fclose(f);
+}
+
+TEST(Shards, ADamagedShardIsCaughtByItsChecksumBeforeHdf5ReadsIt) {
+  testing::TempDir dir;
+  ShardData s;
+  s.seq_len = 4;
+  s.input_ids.assign(4 * 100, 7);
+  s.loss_mask.assign(4 * 100, 1);
+  s.tokenizer_sha256 = "abc";
+  s.split = "train";
+  ASSERT_TRUE(WriteShard(dir / "s.h5", s).ok());
+  const std::string path = dir / "s.h5";
+  const long size = (long)std::filesystem::file_size(path);
+  for (long offset : {600L, size / 2, size - 1}) {  // HDF5 metadata, chunk data, the end
+    std::filesystem::copy_file(path, dir / "d.h5", std::filesystem::copy_options::overwrite_existing);
+    FlipByte(dir / "d.h5", offset);
+    auto r = ReadShard(dir / "d.h5");
+    ASSERT_FALSE(r.ok()) << offset;
+    EXPECT_EQ(r.status().exit_code(), 2);
+    EXPECT_NE(r.status().message().find("do not match the checksum"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("d.h5"), std::string::npos);
+  }
+  // A damaged checksum block, and a file cut short, are refused too.
+  std::filesystem::copy_file(path, dir / "b.h5", std::filesystem::copy_options::overwrite_existing);
+  FlipByte(dir / "b.h5", 30);
+  EXPECT_FALSE(ReadShard(dir / "b.h5").ok());
+  std::filesystem::copy_file(path, dir / "t.h5", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(dir / "t.h5", size - 100);
+  EXPECT_FALSE(ReadShard(dir / "t.h5").ok());
+  EXPECT_TRUE(ReadShard(path).ok());
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ def test_h5py_reads_shards_and_manifest_checksums_hold(fixture_dir):
         with h5py.File(path, "r") as f:
             ids, mask, pos = f["input_ids"][...], f["loss_mask"][...], f["position_ids"][...]
             assert f.attrs["format"] in (b"slicetune-shard", "slicetune-shard")
-            assert int(f.attrs["format_version"]) == 2
+            assert int(f.attrs["format_version"]) == 3
             assert ids.dtype == np.int32 and mask.dtype == np.uint8
             assert ids.shape == (s["sequences"], manifest["seq_len"]) == mask.shape
             assert int(mask.sum()) == s["target_tokens"] == int(f.attrs["num_target_tokens"])
