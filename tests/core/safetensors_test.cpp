@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cstring>
 #include <fstream>
 
@@ -110,6 +112,19 @@ TEST(Safetensors, ShardedCheckpointIsReadThroughItsIndex) {
   EXPECT_EQ(v[0], 2.0f);
   auto bad = s->LoadF32("a", {2}, &v);
   EXPECT_NE(bad.message().find("expected shape [2]"), std::string::npos);
+}
+
+TEST(Safetensors, AnIndexNamingFilesOutsideTheModelFolderIsRefused) {
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteSafetensors(dir / "outside.safetensors", {MakeF32Tensor("a", {1}, {1.0f})}).ok());
+  std::filesystem::create_directories(dir / "m");
+  for (const char* name : {"../outside.safetensors", "/etc/passwd", "..", "sub/x.safetensors"}) {
+    WriteRaw(dir / "m/model.safetensors.index.json", std::string(R"({"weight_map":{"a":")") + name + "\"}}");
+    auto s = TensorStore::OpenDir(dir / "m");
+    ASSERT_FALSE(s.ok()) << name;
+    EXPECT_EQ(s.status().exit_code(), 2);
+    EXPECT_NE(s.status().message().find("not a file name inside the model folder"), std::string::npos) << name;
+  }
 }
 
 TEST(AtomicFile, UncommittedWriteLeavesNothingBehind) {
