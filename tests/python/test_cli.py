@@ -92,7 +92,7 @@ def test_run_skips_unchanged_stages(fixture_dir):
              "--set", f"output_dir={fx}/smoke", "--set", "train.steps=30"], cwd=SRC)
     assert r.returncode == 0, r.stderr
     assert "shards in" in r.stderr and "up to date, skipping" in r.stderr
-    assert "adapter in" in r.stderr
+    assert "adapter is up to date, skipping" in r.stderr
     log = json.load(open(os.path.join(fx, "smoke", "train_log.json")))
     assert log["steps"] == 30 and log["final_loss"] < log["first_loss"]
 
