@@ -160,6 +160,17 @@ std::string TokenizerFile(const std::string& dir) {
   return "";
 }
 
+Status CopyModelSideFiles(const std::string& model_dir, const std::string& out_dir) {
+  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "generation_config.json"}) {
+    const std::string src = (std::filesystem::path(model_dir) / f).string();
+    if (!PathExists(src)) continue;
+    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src));
+    ST_RETURN_IF_ERROR(WriteFileAtomic((std::filesystem::path(out_dir) / f).string(), bytes));
+  }
+  return Status::Ok();
+}
+
 StatusOr<ModelSpec> LoadModelSpec(const std::string& dir) {
   std::string path = (std::filesystem::path(dir) / "config.json").string();
   if (!PathExists(dir)) return InvalidInput(dir + ": model directory not found");

@@ -49,6 +49,10 @@ struct ModelSpec {
 // The tokenizer file of a model directory: tokenizer.model (sentencepiece) when
 // present, else tokenizer.json; "" when neither exists.
 std::string TokenizerFile(const std::string& dir);
+// Copies the files that travel with a model's weights (tokenizer.model,
+// tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+// generation_config.json), those that exist, from `model_dir` into `out_dir`.
+Status CopyModelSideFiles(const std::string& model_dir, const std::string& out_dir);
 
 // Reads <dir>/config.json. Errors name the file and the field.
 StatusOr<ModelSpec> LoadModelSpec(const std::string& dir);

@@ -113,13 +113,7 @@ Status WriteMergedHfModel(const std::string& model_dir, const std::string& adapt
     ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "model.safetensors.index.json", index.dump(2) + "\n"));
   }
   ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "config.json", ModelSpecToConfigJson(spec)));
-  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "generation_config.json"}) {
-    const std::string src = (fs::path(model_dir) / f).string();
-    if (!PathExists(src)) continue;
-    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src));
-    ST_RETURN_IF_ERROR(WriteFileAtomic(dir / f, bytes));
-  }
+  ST_RETURN_IF_ERROR(CopyModelSideFiles(model_dir, dir.temp_path()));
   return dir.Commit();
 }
 

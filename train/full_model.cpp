@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/model_spec.h"
 #include "core/safetensors.h"
 
 namespace st::train {
@@ -38,13 +39,7 @@ Status SaveFullModel(LlamaModel& model, const std::string& base_dir, const std::
   ST_RETURN_IF_ERROR(dir.Open(out_dir));
   ST_RETURN_IF_ERROR(WriteSafetensors(dir / "model.safetensors", tensors, {{"format", "pt"}}));
   ST_RETURN_IF_ERROR(WriteFileAtomic(dir / "config.json", config.dump(2) + "\n"));
-  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "generation_config.json"}) {
-    const std::string src = (fs::path(base_dir) / f).string();
-    if (!PathExists(src)) continue;
-    ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src));
-    ST_RETURN_IF_ERROR(WriteFileAtomic(dir / f, bytes));
-  }
+  ST_RETURN_IF_ERROR(CopyModelSideFiles(base_dir, dir.temp_path()));
   return dir.Commit();
 }
 
