@@ -90,6 +90,16 @@ BpeTokenizer::BpeTokenizer() = default;
 BpeTokenizer::~BpeTokenizer() = default;
 
 StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Load(const std::string& path, const std::string& config_text) {
+  // Fields are read with defaults and checks; a JSON type error left anywhere in
+  // them is still a bad tokenizer.json, never a crash (found by fuzz/fuzz_tokenizer_json.cpp).
+  try {
+    return LoadChecked(path, config_text);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidInput(path + ": unexpected structure (" + e.what() + "); expected a Hugging Face tokenizer.json");
+  }
+}
+
+StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::LoadChecked(const std::string& path, const std::string& config_text) {
   ST_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   ST_ASSIGN_OR_RETURN(json j, ParseJson(text, path));
   std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());

@@ -51,6 +51,8 @@ class BpeTokenizer : public Tokenizer {
   const std::string& gguf_pre() const { return gguf_pre_; }
 
  private:
+  static StatusOr<std::unique_ptr<BpeTokenizer>> LoadChecked(const std::string& tokenizer_json_path,
+                                                             const std::string& config_json);
   BpeTokenizer();
   void EncodeChunk(const std::string& text, size_t base, std::vector<int>* out, std::vector<size_t>* starts) const;
   void EncodeWord(const std::string& word, std::vector<int>* out) const;
