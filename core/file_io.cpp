@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,22 @@ Status MakeDirs(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) return RuntimeError(path + ": cannot create directory (" + ec.message() + ")");
+  return Status::Ok();
+}
+
+Status CheckWritableDir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return InvalidInput(dir + ": cannot write here (" + ec.message() +
+                        "); HINT: choose another output_dir or fix the folder's permissions");
+  const std::string probe = (fs::path(dir) / (".slicetune-write-check-" + std::to_string(::getpid()))).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return InvalidInput(dir + ": cannot write here (" + std::strerror(errno) +
+                        "); HINT: choose another output_dir or fix the folder's permissions");
+  ::close(fd);
+  ::unlink(probe.c_str());
   return Status::Ok();
 }
 
@@ -142,12 +159,21 @@ Status AtomicDir::Open(const std::string& path) {
 
 std::string AtomicDir::operator/(const std::string& name) const { return (fs::path(tmp_) / name).string(); }
 
+// The new directory replaces the old one in a single step: renameat2's
+// RENAME_EXCHANGE swaps the two names atomically (Linux 3.15+), so a process killed
+// at any point leaves either the complete old contents or the complete new ones at
+// `path`, never neither. The old contents, now under the temporary name, are then
+// removed (or, after a kill, by the next writer: RemoveStaleTemporaries).
 Status AtomicDir::Commit() {
   std::error_code ec;
-  fs::remove_all(path_, ec);
-  if (ec) return RuntimeError(path_ + ": cannot replace the old contents (" + ec.message() + ")");
-  fs::rename(tmp_, path_, ec);
-  if (ec) return RuntimeError(path_ + ": cannot move the new contents into place (" + ec.message() + ")");
+  if (fs::exists(fs::symlink_status(path_, ec))) {
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) != 0)
+      return RuntimeError(path_ + ": cannot swap the new contents into place (" + std::strerror(errno) + ")");
+    fs::remove_all(tmp_, ec);  // the old contents
+  } else {
+    fs::rename(tmp_, path_, ec);
+    if (ec) return RuntimeError(path_ + ": cannot move the new contents into place (" + ec.message() + ")");
+  }
   tmp_.clear();
   return Status::Ok();
 }

@@ -22,6 +22,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view bytes);
 // Creates a directory and its parents; fine if it exists.
 Status MakeDirs(const std::string& path);
 bool PathExists(const std::string& path);
+// Creates `dir` when missing and proves a file can be made in it (created and
+// removed), so a run fails in its first second, with the folder and the system's
+// reason (read-only file system, permission, disk full), not after hours of work.
+Status CheckWritableDir(const std::string& dir);
 
 class AtomicFile {
  public:

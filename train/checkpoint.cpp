@@ -6,7 +6,9 @@
 #include <filesystem>
 
 #include "core/file_io.h"
+#include "core/hash.h"
 #include "core/json_io.h"
+#include "core/log.h"
 #include "core/safetensors.h"
 
 namespace st::train {
@@ -68,7 +70,13 @@ Status SaveCheckpoint(const std::string& output_dir, const TrainState& s, int64_
   nlohmann::json j = {{"format", "slicetune-checkpoint"}, {"step", s.step}, {"adam_t", s.adam_t},
                       {"recipe_sha256", s.recipe_sha256}, {"order", s.order}, {"cursor", s.cursor},
                       {"shuffle_rng", s.shuffle_rng}, {"tensors", s.params.size()}, {"log", s.log}};
-  ST_RETURN_IF_ERROR(WriteFileAtomic(out / "state.json", j.dump() + "\n"));
+  const std::string state_json = j.dump() + "\n";
+  ST_RETURN_IF_ERROR(WriteFileAtomic(out / "state.json", state_json));
+  // SHA256SUMS (the `sha256sum -c` format) is written last: a checkpoint damaged
+  // later (a bad disk, a partial copy between machines) is caught on resume.
+  ST_ASSIGN_OR_RETURN(std::string tensors_sha, Sha256File(out / "state.safetensors"));
+  ST_RETURN_IF_ERROR(WriteFileAtomic(out / "SHA256SUMS", tensors_sha + "  state.safetensors\n" +
+                                                            Sha256Hex(state_json) + "  state.json\n"));
   ST_RETURN_IF_ERROR(out.Commit());
   const std::vector<int64_t> steps = ListSteps(dir);
   for (size_t i = 0; i + (size_t)keep < steps.size(); ++i) {
@@ -80,11 +88,33 @@ Status SaveCheckpoint(const std::string& output_dir, const TrainState& s, int64_
 
 bool HasCheckpoint(const std::string& output_dir) { return !ListSteps(CheckpointsDir(output_dir)).empty(); }
 
-StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir) {
-  const std::string dir = CheckpointsDir(output_dir);
-  const std::vector<int64_t> steps = ListSteps(dir);
-  if (steps.empty()) return InvalidInput(dir + ": no checkpoint to resume from; HINT: run without --resume");
-  const std::string path = StepDir(dir, steps.back());
+Status VerifyCheckpoint(const std::string& path) {
+  const std::string sums_path = (fs::path(path) / "SHA256SUMS").string();
+  if (!PathExists(sums_path))
+    return InvalidInput(sums_path + ": missing, so the checkpoint cannot be verified (written by a slicetune "
+                        "before checkpoints carried checksums, or damaged)");
+  ST_ASSIGN_OR_RETURN(std::string sums, ReadFile(sums_path));
+  int checked = 0;
+  for (const char* name : {"state.safetensors", "state.json"}) {
+    const std::string suffix = std::string("  ") + name + "\n";
+    const size_t at = sums.find(suffix);
+    if (at == std::string::npos || at < 64 || (at > 64 && sums[at - 65] != '\n'))
+      return InvalidInput(sums_path + ": no checksum line for " + name + " (expected '<64 hex digits>  " + name + "')");
+    const std::string expected = sums.substr(at - 64, 64);
+    const std::string file = (fs::path(path) / name).string();
+    ST_ASSIGN_OR_RETURN(std::string found, Sha256File(file));
+    if (found != expected)
+      return InvalidInput(file + ": checksum mismatch, the checkpoint is damaged (SHA256SUMS says " + expected +
+                          ", the file hashes to " + found + ")");
+    ++checked;
+  }
+  return checked == 2 ? Status::Ok() : InvalidInput(sums_path + ": incomplete");
+}
+
+namespace {
+
+StatusOr<TrainState> LoadCheckpoint(const std::string& path) {
+  ST_RETURN_IF_ERROR(VerifyCheckpoint(path));
   ST_ASSIGN_OR_RETURN(nlohmann::json j, ReadJsonFile((fs::path(path) / "state.json").string()));
   if (j.value("format", "") != "slicetune-checkpoint")
     return InvalidInput(path + "/state.json: not a slicetune checkpoint (format field)");
@@ -118,6 +148,30 @@ StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir) {
   s.torch_rng = at::empty({(int64_t)rng->nbytes}, at::kByte);
   std::memcpy(s.torch_rng.data_ptr<uint8_t>(), rng->data, rng->nbytes);
   return s;
+}
+
+}  // namespace
+
+// The newest checkpoint that verifies; a damaged one is named and passed over for
+// the one before it (resuming from an older step still ends bit-identical, it only
+// repeats steps). When none verifies, the error names every one.
+StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir) {
+  const std::string dir = CheckpointsDir(output_dir);
+  const std::vector<int64_t> steps = ListSteps(dir);
+  if (steps.empty()) return InvalidInput(dir + ": no checkpoint to resume from; HINT: run without --resume");
+  std::string damaged;
+  for (size_t i = steps.size(); i-- > 0;) {
+    StatusOr<TrainState> s = LoadCheckpoint(StepDir(dir, steps[i]));
+    if (s.ok()) {
+      if (!damaged.empty())
+        LogWarn("resuming from " + StepDir(dir, steps[i]) + ", the newest checkpoint that verifies; passed over:" +
+                damaged);
+      return s;
+    }
+    damaged += "\n  " + s.status().message();
+  }
+  return InvalidInput(dir + ": no checkpoint verifies, so the run cannot resume:" + damaged +
+                      "\nHINT: restore the checkpoints from a copy, or start over without --resume");
 }
 
 }  // namespace st::train

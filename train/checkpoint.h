@@ -10,6 +10,8 @@
 //   state.json         step, adam_t, the recipe's sha256, the data order and
 //                      cursor, the shuffle RNG's state (mt19937_64 as text) and
 //                      the log so far
+//   SHA256SUMS         sha256 of both files (`sha256sum -c` reads it), checked
+//                      on resume
 #pragma once
 
 #include <ATen/ATen.h>
@@ -43,7 +45,13 @@ Status SaveCheckpoint(const std::string& output_dir, const TrainState& s, int64_
 // Whether <output_dir>/checkpoints holds a complete checkpoint.
 bool HasCheckpoint(const std::string& output_dir);
 
-// The newest complete checkpoint, or an error naming the folder when there is none.
+// Checks a checkpoint folder's files against its SHA256SUMS; the error names the
+// damaged file and both hashes.
+Status VerifyCheckpoint(const std::string& path);
+
+// The newest complete checkpoint whose checksums hold (a damaged newer one is named
+// in a warning and passed over), or an error naming the folder and every damaged
+// checkpoint when there is none.
 StatusOr<TrainState> LoadLatestCheckpoint(const std::string& output_dir);
 
 }  // namespace st::train

@@ -156,6 +156,7 @@ StatusOr<std::vector<TrainResult>> TrainSlices(const std::vector<Recipe>& recipe
       out.push_back({});
       continue;
     }
+    if (lead) ST_RETURN_IF_ERROR(CheckWritableDir(r.output_dir));  // before the base is loaded
     // A float32 slice after a bf16 one, or a dense one after QLoRA, needs the base loaded again.
     if (model && r.train.precision == "fp32" && model->base_type() != at::kFloat) model.reset();
     if (model && r.train.quantize_base == "none" && model->base_nf4()) model.reset();

@@ -2,7 +2,8 @@
 mid-training and resumed with `train --resume` ends with the same adapter, byte
 for byte, and the same loss log as a run never stopped (CPU; dropout, gradient
 accumulation and shuffling all in play). Old checkpoints are pruned; a changed
-recipe is refused; NaN / inf steps stop or are skipped as the recipe says."""
+recipe is refused; NaN / inf steps stop or are skipped as the recipe says; a
+damaged checkpoint is caught by its SHA256SUMS, named, and passed over."""
 import json
 import os
 import shutil
@@ -111,6 +112,48 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(fixture_dir, ref
     r = train(args, "--resume")
     assert r.returncode == 0, r.stderr
     same_result(out, reference)
+
+
+def flip_a_byte(path, at):
+    b = bytearray(path.read_bytes())
+    b[at % len(b)] ^= 0x01
+    path.write_bytes(bytes(b))
+
+
+def test_damaged_checkpoint_is_named_and_passed_over(fixture_dir, reference, tmp_path):
+    out = tmp_path / "run"
+    args = prepare(fixture_dir, out)
+    p = start(args)
+    wait_for_checkpoint(out, 12, p)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    ckpts = sorted(d for d in (out / "checkpoints").iterdir() if d.is_dir() and ".tmp-" not in d.name)
+    newest = ckpts[-1]
+    assert (newest / "SHA256SUMS").exists()
+    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=newest, capture_output=True, text=True)
+    assert sums.returncode == 0, sums.stdout + sums.stderr  # the standard tool reads our file
+    damaged = newest / "state.safetensors"
+    flip_a_byte(damaged, damaged.stat().st_size // 2)  # one bit in the middle of a tensor
+    r = train(args, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert f"{damaged}: checksum mismatch" in r.stderr and f"resuming from {ckpts[-2]}" in r.stderr
+    same_result(out, reference)
+
+
+def test_no_verifying_checkpoint_is_an_error_naming_each(fixture_dir, reference, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    args = ["recipes/smoke-tiny.yaml", "--set", f"base_model={fixture_dir}/tiny-base", "--set", f"output_dir={out}", *SETS]
+    shutil.rmtree(out / "adapter")  # as if the run had stopped after its last checkpoint
+    (out / "train_log.json").unlink()
+    ckpts = sorted((out / "checkpoints").iterdir())
+    flip_a_byte(ckpts[0] / "state.json", 10)
+    (ckpts[1] / "SHA256SUMS").unlink()
+    r = train(args, "--resume")
+    assert r.returncode == 2, r.stderr
+    assert "no checkpoint verifies" in r.stderr
+    assert f"{ckpts[0] / 'state.json'}: checksum mismatch" in r.stderr
+    assert f"{ckpts[1] / 'SHA256SUMS'}: missing" in r.stderr
 
 
 def test_resume_refuses_a_changed_recipe(fixture_dir, reference, tmp_path):
