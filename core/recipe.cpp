@@ -238,8 +238,9 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
   for (size_t i = 0; i < sources.size(); ++i) {
     const YAML::Node& s = sources[i];
     std::string p = "data.sources[" + std::to_string(i) + "]";
-    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields", "encoding"}));
+    ST_RETURN_IF_ERROR(rd.CheckKeys(s, p, {"path", "format", "fields", "encoding", "follow_symlinks"}));
     SourceSpec src;
+    ST_RETURN_IF_ERROR(rd.Get(s, p, "follow_symlinks", &src.follow_symlinks, "true or false"));
     ST_RETURN_IF_ERROR(rd.Get(s, p, "encoding", &src.encoding, "auto | utf-8 | gb18030 | gbk | utf-16 | utf-16le | utf-16be"));
     ST_RETURN_IF_ERROR(rd.OneOf(s, p + ".encoding", src.encoding,
                                 {"auto", "utf-8", "utf8", "gb18030", "gbk", "gb2312", "utf-16", "utf-16le", "utf-16be"}));
@@ -393,7 +394,13 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
   YAML::Emitter em;
   em << root;
   r.resolved_yaml = std::string(em.c_str()) + "\n";
-  r.hash = Sha256Hex(r.resolved_yaml);
+  // The hash says what is trained, not where it is written: a run copied to
+  // another disk (output_dir changed) still resumes and still counts as current.
+  YAML::Node what = YAML::Clone(root);
+  what.remove("output_dir");
+  YAML::Emitter he;
+  he << what;
+  r.hash = Sha256Hex(std::string(he.c_str()) + "\n");
   YAML::Emitter de;
   de << root["data"];
   r.data_hash = Sha256Hex(std::string(de.c_str()) + "\nseed: " + std::to_string(r.seed) + "\nbase_model: " + r.base_model);

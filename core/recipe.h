@@ -25,6 +25,7 @@ struct SourceSpec {
   std::string system_field = "system";
   std::string messages_field = "messages";
   std::string encoding = "auto";  // auto | utf-8 | gb18030 (gbk) | utf-16 | utf-16le | utf-16be
+  bool follow_symlinks = false;   // read links that point out of a source directory (refused otherwise)
 };
 
 // data.clean: the cleaning stages, in pipeline order (data/clean/*.h say what each does).

@@ -357,7 +357,7 @@ std::string Deidentifier::Pseudonym(PiiType type, const std::string& value) cons
     case PiiType::kId: {
       // Same region, a birth date between 1950 and 2004, new sequence, valid check character.
       const int y = 1950 + next(55), mo = 1 + next(12), da = 1 + next(28);
-      char date[9];
+      char date[36];  // 8 used; room for any int so unoptimized builds see no truncation
       std::snprintf(date, sizeof date, "%04d%02d%02d", y, mo, da);
       std::string id = value.substr(0, 6) + date + digits(3);
       return id + ResidentIdCheck(id);

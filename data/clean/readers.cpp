@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -65,30 +66,73 @@ std::string ToDocument(const SourceSpec& src, const json& j, const std::string& 
 // Streaming parsers: Feed() takes decoded text in any pieces and appends the
 // documents (and problems) complete so far to *out.
 
-// Appends `chunk` to *carry and calls line(text) for each complete line; with
-// `last`, also for the unterminated rest.
-template <typename Fn>
-void ForEachLine(std::string* carry, const std::string& chunk, bool last, Fn line) {
-  *carry += chunk;
-  size_t pos = 0;
-  while (true) {
-    const size_t e = carry->find('\n', pos);
-    if (e == std::string::npos) break;
-    line(carry->substr(pos, e - pos));
-    pos = e + 1;
+// Lines and documents longer than this are not held in memory: a line is
+// skipped (an issue with its file and line), a plain-text document is cut into
+// pieces at line ends. A 1 GB line therefore costs 64 MiB of RAM, not 1 GB.
+constexpr size_t kMaxRecordBytes = size_t{64} << 20;
+
+std::string MiB(size_t n) { return std::to_string((n + (1 << 19)) >> 20) + " MiB"; }
+
+// Cuts decoded text, fed in any pieces, into lines in one pass over each byte.
+// line(text) gets each complete line (and, with `last`, the unterminated rest);
+// overlong(bytes) stands in for a line longer than kMaxRecordBytes, whose bytes
+// are dropped as they arrive.
+class LineSplitter {
+ public:
+  template <typename Line, typename Overlong>
+  void Feed(const std::string& chunk, bool last, Line line, Overlong overlong) {
+    size_t pos = 0;
+    for (size_t e; (e = chunk.find('\n', pos)) != std::string::npos; pos = e + 1) {
+      if (skipping_) {
+        overlong(skipped_ + (e - pos));
+        skipping_ = false;
+      } else if (carry_.empty()) {
+        line(chunk.substr(pos, e - pos));
+      } else {
+        carry_.append(chunk, pos, e - pos);
+        line(std::move(carry_));
+        carry_.clear();
+      }
+    }
+    const size_t rest = chunk.size() - pos;
+    if (skipping_) {
+      skipped_ += rest;
+    } else if (carry_.size() + rest > kMaxRecordBytes) {
+      skipping_ = true;
+      skipped_ = carry_.size() + rest;
+      std::string().swap(carry_);
+    } else {
+      carry_.append(chunk, pos, rest);
+    }
+    if (last) {
+      if (skipping_) overlong(skipped_);
+      else if (!carry_.empty()) line(std::move(carry_));
+      skipping_ = false;
+      carry_.clear();
+    }
   }
-  carry->erase(0, pos);
-  if (last && !carry->empty()) {
-    line(*carry);
-    carry->clear();
-  }
+
+ private:
+  std::string carry_;
+  bool skipping_ = false;
+  size_t skipped_ = 0;
+};
+
+std::string OverlongLine(size_t bytes) {
+  return "a line of " + MiB(bytes) + " (longer than the " + MiB(kMaxRecordBytes) +
+         " a line may hold): skipped; split the record or the file";
 }
 
 class TextParser {  // documents separated by blank lines
  public:
   explicit TextParser(std::string path) : path_(std::move(path)) {}
   void Feed(const std::string& chunk, bool last, SourceRead* out) {
-    ForEachLine(&carry_, chunk, last, [&](std::string line) { Line(std::move(line), out); });
+    lines_.Feed(
+        chunk, last, [&](std::string line) { Line(std::move(line), out); },
+        [&](size_t bytes) {
+          ++lineno_;
+          out->issues.push_back({path_ + ":" + std::to_string(lineno_), OverlongLine(bytes)});
+        });
     if (last) Flush(out);
   }
 
@@ -100,6 +144,12 @@ class TextParser {  // documents separated by blank lines
       Flush(out);
       start_ = lineno_ + 1;
     } else {
+      if (!cur_.empty() && cur_.size() + 1 + line.size() > kMaxRecordBytes) {
+        out->issues.push_back({path_ + ":" + std::to_string(lineno_),
+                               "the document from line " + std::to_string(start_) + " is longer than " +
+                                   MiB(kMaxRecordBytes) + ": cut here into a new document"});
+        Flush(out);
+      }
       if (cur_.empty()) start_ = lineno_;
       cur_ += (cur_.empty() ? "" : "\n") + line;
     }
@@ -114,7 +164,8 @@ class TextParser {  // documents separated by blank lines
     }
     cur_.clear();
   }
-  std::string path_, carry_, cur_;
+  std::string path_, cur_;
+  LineSplitter lines_;
   size_t lineno_ = 0, start_ = 1;
 };
 
@@ -122,7 +173,12 @@ class JsonlParser {  // one JSON object per line
  public:
   JsonlParser(const SourceSpec& src, std::string path) : src_(src), path_(std::move(path)) {}
   void Feed(const std::string& chunk, bool last, SourceRead* out) {
-    ForEachLine(&carry_, chunk, last, [&](const std::string& line) { Line(line, out); });
+    lines_.Feed(
+        chunk, last, [&](const std::string& line) { Line(line, out); },
+        [&](size_t bytes) {
+          ++lineno_;
+          out->issues.push_back({path_ + ":" + std::to_string(lineno_), OverlongLine(bytes)});
+        });
   }
 
  private:
@@ -147,7 +203,8 @@ class JsonlParser {  // one JSON object per line
     out->docs.push_back(std::move(d));
   }
   const SourceSpec& src_;
-  std::string path_, carry_;
+  std::string path_;
+  LineSplitter lines_;
   size_t lineno_ = 0;
 };
 
@@ -155,27 +212,46 @@ class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any 
  public:
   CsvParser(const SourceSpec& src, std::string path, bool tsv) : src_(src), path_(std::move(path)) {
     ok_ = csv_init(&p_, CSV_APPEND_NULL) == 0;
+    // libcsv grows a field's buffer by this much at a time; its default (128 bytes)
+    // makes a long field cost quadratic copying.
+    if (ok_) csv_set_blk_size(&p_, size_t{1} << 20);
     if (tsv) csv_set_delim(&p_, '\t');
   }
   ~CsvParser() {
     if (ok_) csv_free(&p_);
   }
   Status Feed(const std::string& chunk, bool last, SourceRead* out) {
+    if (stopped_) return status_;
     if (!ok_) return RuntimeError("libcsv: cannot initialise a parser");
     out_ = out;
     csv_parse(&p_, chunk.data(), chunk.size(), &CsvParser::OnField, &CsvParser::OnRow, this);
+    if (row_bytes_ + p_.entry_pos > kMaxRecordBytes) {
+      // A record this long (often an unclosed quote) cannot be resynchronised
+      // safely: the rest of the file is left out, and said so.
+      out->issues.push_back({path_ + ":row " + std::to_string(rows_ + 1),
+                             "a row longer than " + MiB(kMaxRecordBytes) +
+                                 " (an unclosed quote?): this row and the rest of the file are skipped"});
+      csv_free(&p_);
+      ok_ = false;
+      stopped_ = true;
+      row_.clear();
+      return status_;
+    }
     if (last) csv_fini(&p_, &CsvParser::OnField, &CsvParser::OnRow, this);
     return status_;
   }
 
  private:
   static void OnField(void* s, size_t len, void* self) {
-    static_cast<CsvParser*>(self)->row_.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
+    auto* me = static_cast<CsvParser*>(self);
+    me->row_.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
+    me->row_bytes_ += s ? len : 0;
   }
   static void OnRow(int, void* self) { static_cast<CsvParser*>(self)->Row(); }
   void Row() {
     std::vector<std::string> row;
     row.swap(row_);
+    row_bytes_ = 0;
     ++rows_;
     if (!status_.ok()) return;
     if (header_.empty()) {
@@ -211,7 +287,8 @@ class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any 
   const SourceSpec& src_;
   std::string path_;
   csv_parser p_{};
-  bool ok_ = false;
+  bool ok_ = false, stopped_ = false;
+  size_t row_bytes_ = 0;
   std::vector<std::string> row_, header_;
   size_t rows_ = 0;
   SourceRead* out_ = nullptr;
@@ -239,18 +316,73 @@ size_t FindInvalidUtf8(const std::string& s) {
   return std::string::npos;
 }
 
-StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path) {
+namespace {
+
+// Whether `target` (canonical) lies inside `root` (canonical).
+bool Inside(const fs::path& root, const fs::path& target) {
+  auto r = root.begin(), t = target.begin();
+  for (; r != root.end(); ++r, ++t)
+    if (t == target.end() || *r != *t) return false;
+  return true;
+}
+
+// The error for a symbolic link whose target leaves the input directory.
+Status EscapingLink(const fs::path& link, const fs::path& target, const fs::path& root) {
+  return InvalidInput(link.string() + ": a symbolic link to " + target.string() + ", outside the input directory " +
+                      root.string() + "; links out of an input directory are not followed. HINT: set "
+                      "follow_symlinks: true on this source if the target is meant to be read");
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path, bool follow_symlinks) {
   std::vector<std::string> files;
+  std::error_code ec;
   if (path.find_first_of("*?[") != std::string::npos) {
+    // The input directory of a pattern is its part before the first wildcard.
+    const size_t wild = path.find_first_of("*?[");
+    const size_t slash = path.rfind('/', wild);
+    const fs::path root = fs::weakly_canonical(slash == std::string::npos ? "." : path.substr(0, slash + 1), ec);
     glob_t g{};
     const int rc = glob(path.c_str(), 0, nullptr, &g);
-    for (size_t i = 0; rc == 0 && i < g.gl_pathc; ++i)
-      if (fs::is_regular_file(g.gl_pathv[i])) files.push_back(g.gl_pathv[i]);
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) {
+      const fs::path p = g.gl_pathv[i];
+      if (!fs::is_regular_file(p, ec)) continue;
+      if (!follow_symlinks && fs::is_symlink(fs::symlink_status(p, ec))) {
+        const fs::path target = fs::canonical(p, ec);
+        if (!Inside(root, target)) {
+          globfree(&g);
+          return EscapingLink(p, target, root);
+        }
+      }
+      files.push_back(p.string());
+    }
     globfree(&g);
     if (files.empty()) return InvalidInput(path + ": the pattern matches no files");
-  } else if (fs::is_directory(path)) {
-    for (const auto& e : fs::recursive_directory_iterator(path))
-      if (e.is_regular_file() && Readable(e.path().string())) files.push_back(e.path().string());
+  } else if (fs::is_directory(path, ec)) {
+    // Links inside the directory are read when they point inside it too; a link
+    // out of it is an error unless the source says follow_symlinks (then linked
+    // directories are walked as well, each real directory once, so a link cycle
+    // ends). Without the flag, linked directories are not walked.
+    const fs::path root = fs::canonical(path, ec);
+    std::set<fs::path> seen_dirs = {root};
+    const auto opts = follow_symlinks ? fs::directory_options::follow_directory_symlink : fs::directory_options::none;
+    fs::recursive_directory_iterator it(path, opts, ec), end;
+    if (ec) return InvalidInput(path + ": cannot list the directory (" + ec.message() + ")");
+    for (; it != end; it.increment(ec)) {
+      if (ec) return InvalidInput(path + ": cannot list the directory (" + ec.message() + ")");
+      const fs::path p = it->path();
+      const bool link = it->is_symlink(ec);
+      if (link && !follow_symlinks) {
+        const fs::path target = fs::weakly_canonical(p, ec);
+        if (!Inside(root, target)) return EscapingLink(p, target, root);
+      }
+      if (it->is_directory(ec)) {
+        if (follow_symlinks && !seen_dirs.insert(fs::canonical(p, ec)).second) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file(ec) && Readable(p.string())) files.push_back(p.string());
+    }
     if (files.empty()) return InvalidInput(path + ": the directory holds no .txt, .jsonl, .csv or .tsv files");
   } else {
     if (!PathExists(path)) return InvalidInput(path + ": file not found");
@@ -262,7 +394,7 @@ StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path) {
 
 Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& take, size_t batch,
                     const std::function<Status(SourceRead&)>& sink) {
-  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
+  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
   constexpr size_t kChunk = 1 << 20;
   SourceRead out;
   for (size_t fi = 0; fi < files.size(); ++fi) {

@@ -59,8 +59,10 @@ struct SourceRead {
   std::vector<FileRead> files;
 };
 
-// The files a source path names (a file, a directory or a glob), sorted.
-StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path);
+// The files a source path names (a file, a directory or a glob), sorted. A symbolic
+// link in a directory or matched by a glob that points out of that directory is
+// an error naming it unless `follow_symlinks` (the source's follow_symlinks key).
+StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path, bool follow_symlinks = false);
 
 // `take(i)` picks which of the source's files to read (all when empty): a task of a
 // multi-task build reads its own share.

@@ -52,8 +52,9 @@ std::string SourceHashOf(const std::string& path, const std::vector<std::pair<st
 
 }  // namespace
 
-StatusOr<std::string> SourceSha256(const std::string& path) {
-  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(path));
+StatusOr<std::string> SourceSha256(const SourceSpec& src) {
+  const std::string& path = src.path;
+  ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(path, src.follow_symlinks));
   std::vector<std::pair<std::string, std::string>> hashed;
   for (const auto& f : files) {
     ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(f));
@@ -222,7 +223,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
     for (const auto& [g, f] : file_reads) by_index[g] = &f;
     int64_t offset = 0;
     for (const auto& src : r.data.sources) {
-      ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path));
+      ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path, src.follow_symlinks));
       std::vector<std::pair<std::string, std::string>> hashed;
       for (size_t k = 0; k < paths.size(); ++k) {
         auto it = by_index.find(offset + (int64_t)k);
@@ -265,6 +266,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
 }  // namespace
 
 StatusOr<BuildSummary> BuildShards(const Recipe& r) {
+  ST_RETURN_IF_ERROR(CheckWritableDir(r.output_dir));
   // One task over everything, then the merge: the same path as a cluster build.
   const std::string dir = TaskDir(r, 0, 1);
   auto tidy = [&] {
@@ -282,12 +284,14 @@ StatusOr<BuildSummary> BuildShards(const Recipe& r) {
 }
 
 StatusOr<std::string> BuildTask(const Recipe& r, int task, int tasks) {
+  ST_RETURN_IF_ERROR(CheckWritableDir(r.output_dir));
   const std::string dir = TaskDir(r, task, tasks);
   ST_RETURN_IF_ERROR(RunDataTask(r, task, tasks, dir).status());
   return dir;
 }
 
 StatusOr<BuildSummary> MergeTaskOutputs(const Recipe& r) {
+  ST_RETURN_IF_ERROR(CheckWritableDir(r.output_dir));
   const std::string root = TasksDir(r);
   if (!fs::is_directory(root)) return InvalidInput(root + ": no task outputs to merge (run `data build RECIPE --task I/N` first)");
   int tasks = -1;
@@ -329,7 +333,7 @@ StatusOr<bool> ShardsUpToDate(const Recipe& r) {
   const json inputs = m.value("inputs", json::array());
   if (inputs.size() != r.data.sources.size()) return false;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    auto sha = SourceSha256(r.data.sources[i].path);
+    auto sha = SourceSha256(r.data.sources[i]);
     if (!sha.ok() || inputs[i].value("sha256", "") != *sha) return false;
   }
   auto shards = ShardsFromManifest(manifest, "train", /*verify_checksums=*/true);

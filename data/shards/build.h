@@ -34,6 +34,6 @@ StatusOr<bool> ShardsUpToDate(const Recipe& recipe);
 
 // SHA-256 of a source path's content: the file's own, or for a directory or glob
 // the hash of its files' paths and hashes.
-StatusOr<std::string> SourceSha256(const std::string& path);
+StatusOr<std::string> SourceSha256(const SourceSpec& src);
 
 }  // namespace st::data

@@ -219,7 +219,7 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   int64_t offset = 0;
   for (size_t si = 0; si < r.data.sources.size(); ++si) {
     const auto& src = r.data.sources[si];
-    ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path));
+    ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
     ST_RETURN_IF_ERROR(StreamSource(
         src, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }, kBatch,
         [&](SourceRead& b) { return process(b, (int)si, offset); }));

@@ -101,6 +101,47 @@ TEST(Readers, CsvTsvDirectoriesAndGlobs) {
   EXPECT_FALSE(ReadSource(src).ok());
 }
 
+TEST(Readers, SymlinksOutOfAnInputDirectoryNeedTheFlag) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir;
+  fs::create_directories(dir / "corpus/sub");
+  fs::create_directories(dir / "elsewhere");
+  std::ofstream(dir / "corpus/a.txt") << "甲\n";
+  std::ofstream(dir / "corpus/sub/b.txt") << "乙\n";
+  std::ofstream(dir / "elsewhere/secret.txt") << "丙\n";
+  fs::create_symlink(dir / "corpus/a.txt", dir / "corpus/inside-link.txt");  // stays inside: read
+  fs::create_symlink("../sub", dir / "corpus/sub/loop");                       // a cycle
+  auto files = ExpandSourcePath(dir / "corpus");
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  EXPECT_EQ(files->size(), 3u);  // a.txt, inside-link.txt, sub/b.txt; the linked directory is not walked
+
+  fs::create_symlink(dir / "elsewhere/secret.txt", dir / "corpus/leak.txt");
+  files = ExpandSourcePath(dir / "corpus");
+  ASSERT_FALSE(files.ok());
+  const std::string m = files.status().message();
+  EXPECT_NE(m.find("corpus/leak.txt: a symbolic link to " + (dir / "elsewhere/secret.txt")), std::string::npos) << m;
+  EXPECT_NE(m.find("follow_symlinks: true"), std::string::npos) << m;
+  EXPECT_FALSE(ExpandSourcePath(dir / "corpus/*.txt").ok());  // a glob's directory is guarded the same way
+
+  files = ExpandSourcePath(dir / "corpus", /*follow_symlinks=*/true);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  EXPECT_EQ(files->size(), 4u);
+
+  fs::remove(dir / "corpus/leak.txt");
+  fs::create_symlink(dir / "elsewhere", dir / "corpus/linked-dir");  // a directory link out
+  EXPECT_FALSE(ExpandSourcePath(dir / "corpus").ok());
+  files = ExpandSourcePath(dir / "corpus", true);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  EXPECT_EQ(files->size(), 4u);  // the cycle is walked once: sub/b.txt is not read twice
+
+  EXPECT_TRUE(ExpandSourcePath(dir / "corpus/leak-free.txt").status().message().find("file not found") !=
+              std::string::npos);
+  fs::create_symlink(dir / "elsewhere/secret.txt", dir / "named.txt");  // a file named itself: the user chose it
+  files = ExpandSourcePath(dir / "named.txt");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), 1u);
+}
+
 TEST(Readers, StreamsLargeFilesInBatchesAcrossChunkBoundaries) {
   // > 1 MiB each, so the 1 MiB read pieces cut multi-byte characters (GBK),
   // JSON lines and a quoted CSV field with a newline.
@@ -139,6 +180,52 @@ TEST(Readers, StreamsLargeFilesInBatchesAcrossChunkBoundaries) {
     EXPECT_GE(batches, 3u) << name;  // a batch per 1 MiB piece read, not one read of everything
     EXPECT_TRUE(last == "doc 199999 中中" || last == "第199999行：中文" || last == "问题199999\n第二行") << last;
   }
+}
+
+// A record longer than 64 MiB is not held: the line is skipped with an issue
+// naming its file and line (text, JSONL), a plain-text document is cut at a line
+// end, a CSV row (an unclosed quote) stops that file. Everything around it stays.
+TEST(Readers, OverlongRecordsAreSkippedAndNamed) {
+  testing::TempDir dir;
+  const std::string huge(70u << 20, 'x');
+  std::ofstream(dir / "a.txt") << "前面\n\n" << huge << "\n\n后面\n";
+  std::ofstream(dir / "b.jsonl") << "{\"text\": \"一\"}\n{\"text\": \"" << huge << "\"}\n{\"text\": \"三\"}\n";
+  std::ofstream(dir / "c.csv") << "q,a\n问,答\n\"" << huge << "\n";
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += std::string(2u << 20, 'y') + "\n";  // 100 MiB, no blank line
+  std::ofstream(dir / "d.txt") << lines;
+  struct Case {
+    const char* file;
+    std::vector<std::string> docs;
+    std::string where, what;
+  };
+  for (const Case& c : {Case{"a.txt", {"前面", "后面"}, "a.txt:3", "a line of 70 MiB"},
+                        Case{"b.jsonl", {"一", "三"}, "b.jsonl:2", "a line of 70 MiB"},
+                        Case{"c.csv", {"答"}, "c.csv:row 3", "this row and the rest of the file are skipped"}}) {
+    SourceSpec src;
+    src.path = dir / c.file;
+    if (std::string(c.file) == "c.csv") {
+      src.format = "instruction";
+      src.prompt_field = "q";
+      src.response_field = "a";
+    }
+    auto d = ReadSource(src);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    std::vector<std::string> got;
+    for (const auto& doc : d->docs) got.push_back(doc.response);
+    EXPECT_EQ(got, c.docs) << c.file;
+    ASSERT_EQ(d->issues.size(), 1u) << c.file;
+    EXPECT_NE(d->issues[0].where.find(c.where), std::string::npos) << d->issues[0].where;
+    EXPECT_NE(d->issues[0].what.find(c.what), std::string::npos) << d->issues[0].what;
+  }
+  SourceSpec src;
+  src.path = dir / "d.txt";
+  auto d = ReadSource(src);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->docs.size(), 2u);  // cut at the last line end under 64 MiB
+  EXPECT_EQ(d->docs[0].response.size() + d->docs[1].response.size() + 2, lines.size());
+  EXPECT_LE(d->docs[0].response.size(), size_t{64} << 20);
+  EXPECT_NE(d->issues.at(0).what.find("cut here into a new document"), std::string::npos);
 }
 
 }  // namespace
