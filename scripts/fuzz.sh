@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
-((${#targets[@]})) || targets=(safetensors gguf config_json recipe chat decode readers tokenizer_json shard manifest)
+((${#targets[@]})) || targets=(safetensors gguf config_json recipe chat decode readers tokenizer_json tokenizer_model shard manifest)
 cmake --preset fuzz >/dev/null
 cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 mkdir -p build/fuzz/crashes build/fuzz/work
