@@ -4,6 +4,7 @@
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <exception>
 #include <string_view>
 
 #include "core/file_io.h"
@@ -17,7 +18,15 @@ SpTokenizer::~SpTokenizer() = default;
 StatusOr<std::unique_ptr<SpTokenizer>> SpTokenizer::Load(const std::string& model_path, bool add_bos, bool add_eos) {
   ST_ASSIGN_OR_RETURN(std::string bytes, ReadFile(model_path));
   std::unique_ptr<SpTokenizer> t(new SpTokenizer());
-  auto s = t->sp_->LoadFromSerializedProto(bytes);
+  sentencepiece::util::Status s;
+  try {
+    s = t->sp_->LoadFromSerializedProto(bytes);
+  } catch (const std::exception& e) {
+    // libsentencepiece's trie builder (darts-clone) throws on some malformed
+    // models, e.g. an empty piece in a unigram model (found by fuzz_tokenizer_model).
+    return InvalidInput(model_path + ": not a valid sentencepiece model (" + e.what() +
+                        "); expected the tokenizer.model shipped with the checkpoint");
+  }
   if (!s.ok())
     return InvalidInput(model_path + ": not a valid sentencepiece model (" + s.ToString() +
                         "); expected the tokenizer.model shipped with the checkpoint");
