@@ -158,7 +158,14 @@ StatusOr<FileInfo> ReadGgufInfo(const std::string& path) {
       kv.display = "[" + shown + (kv.array_len > 4 ? ", ... (" + std::to_string(kv.array_len) + " items)" : "") + "]";
     } else {
       ST_RETURN_IF_ERROR(ReadScalar(&c, kv.type, &kv.display));
-      if (kv.key == "general.alignment") info.alignment = (uint32_t)std::stoul(kv.display);
+      if (kv.key == "general.alignment") {
+        // The GGUF spec makes it a uint32; any other type (a string here crashed
+        // std::stoul; found by fuzz_gguf) is an error naming it.
+        if (kv.type != static_cast<uint32_t>(ValueType::kU32))
+          return InvalidInput(path + ": general.alignment has value type " + std::to_string(kv.type) +
+                              ", the GGUF spec says uint32 (type 4)");
+        info.alignment = (uint32_t)std::stoul(kv.display);
+      }
     }
     info.kv.push_back(std::move(kv));
   }

@@ -212,9 +212,10 @@ class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any 
  public:
   CsvParser(const SourceSpec& src, std::string path, bool tsv) : src_(src), path_(std::move(path)) {
     ok_ = csv_init(&p_, CSV_APPEND_NULL) == 0;
-    // libcsv grows a field's buffer by this much at a time; its default (128 bytes)
-    // makes a long field cost quadratic copying.
-    if (ok_) csv_set_blk_size(&p_, size_t{1} << 20);
+    // libcsv grows a field's buffer by a fixed step; its default (128 bytes) makes a
+    // long field cost quadratic copying. 64 KiB to start, then (Feed) the step
+    // doubles with the buffer, so growth is geometric.
+    if (ok_) csv_set_blk_size(&p_, blk_);
     if (tsv) csv_set_delim(&p_, '\t');
   }
   ~CsvParser() {
@@ -225,6 +226,7 @@ class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any 
     if (!ok_) return RuntimeError("libcsv: cannot initialise a parser");
     out_ = out;
     csv_parse(&p_, chunk.data(), chunk.size(), &CsvParser::OnField, &CsvParser::OnRow, this);
+    if (p_.entry_size > blk_) csv_set_blk_size(&p_, blk_ = p_.entry_size);
     if (row_bytes_ + p_.entry_pos > kMaxRecordBytes) {
       // A record this long (often an unclosed quote) cannot be resynchronised
       // safely: the rest of the file is left out, and said so.
@@ -288,7 +290,7 @@ class CsvParser {  // a header row, then records (libcsv: RFC 4180 quoting, any 
   std::string path_;
   csv_parser p_{};
   bool ok_ = false, stopped_ = false;
-  size_t row_bytes_ = 0;
+  size_t row_bytes_ = 0, blk_ = size_t{64} << 10;
   std::vector<std::string> row_, header_;
   size_t rows_ = 0;
   SourceRead* out_ = nullptr;
@@ -397,6 +399,7 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
   constexpr size_t kChunk = 1 << 20;
   SourceRead out;
+  std::string raw(kChunk, '\0'), utf8;  // reused: a fresh 1 MiB per small file cost more than reading it
   for (size_t fi = 0; fi < files.size(); ++fi) {
     if (take && !take(fi)) continue;
     const std::string& path = files[fi];
@@ -413,7 +416,6 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
     JsonlParser json_p(src, path);
     CsvParser csv_p(src, path, tsv);
     int64_t docs = 0;
-    std::string raw(kChunk, '\0'), utf8;
     auto emit = [&](bool force) -> Status {
       for (size_t k = 0; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
       for (auto& is : out.issues) is.file_index = (int)fi;

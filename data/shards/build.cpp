@@ -236,9 +236,20 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
                         {"format", src.format}});
     }
   }
-  for (const auto& [g, f] : file_reads)
-    files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
-                     {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
+  // The report lists at most kMaxFilesListed files, those with a problem (bad
+  // bytes, no documents) first: a corpus of a million small files must not make a
+  // report of a million rows. files_total counts them all.
+  int64_t total_bytes = 0, total_docs = 0;
+  for (int pass = 0; pass < 2; ++pass)
+    for (const auto& [g, f] : file_reads) {
+      const bool problem = f.decode.invalid_bytes > 0 || f.documents == 0;
+      if (pass == 0) total_bytes += f.decode.bytes_in, total_docs += f.documents;
+      if ((pass == 0) != problem || files.size() >= kMaxFilesListed) continue;
+      files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
+                       {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
+    }
+  const json files_total = {{"count", (int64_t)file_reads.size()}, {"bytes", total_bytes}, {"documents", total_docs},
+                            {"listed", (int64_t)files.size()}};
   for (const auto& [g, is] : all_issues)
     if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
   if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");
@@ -254,7 +265,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
                  {"val_sequences", sum.val_sequences}, {"real_tokens", sum.real_tokens},
                  {"target_tokens", sum.target_tokens}, {"padding_ratio", total_slots ? (double)padded / total_slots : 0.0},
                  {"truncated_samples", truncated}, {"sample_length_histogram", h},
-                 {"recipe", r.name}, {"inputs", inputs}, {"files", files},
+                 {"recipe", r.name}, {"inputs", inputs}, {"files", files}, {"files_total", files_total},
                  {"issues", {{"count", issue_count}, {"listed", issues}}}, {"clean", CleanReportJson(clean)}};
   ST_RETURN_IF_ERROR(WriteDataReport(dir, report));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "manifest.json").string(), manifest.dump(2) + "\n"));

@@ -37,6 +37,16 @@ std::string Num(int64_t v) {
 
 int64_t I(const json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<int64_t>() : 0; }
 
+// "... and N more files" under the input-file table when the report lists only some.
+std::string MoreFiles(const json& r) {
+  if (!r.contains("files_total")) return "";
+  const json& t = r["files_total"];
+  const int64_t more = I(t, "count") - I(t, "listed");
+  if (more <= 0) return "";
+  return Num(more) + " more files not listed (the files with a problem come first); " + Num(I(t, "count")) +
+         " files in all, " + Num(I(t, "bytes")) + " bytes, " + Num(I(t, "documents")) + " documents.";
+}
+
 // A horizontal bar chart as inline SVG.
 std::string SvgBars(const std::string& title, const Bars& bars) {
   std::string o = "<figure><figcaption>" + Html(title) + "</figcaption>";
@@ -190,7 +200,7 @@ Status WriteDataReport(const std::string& dir, const json& r) {
     for (const auto& f : r["files"])
       md += "| " + Md(f.value("path", "")) + " | " + f.value("encoding", "") + " | " + Num(I(f, "bytes")) + " | " +
             Num(I(f, "invalid_bytes")) + " | " + Num(I(f, "documents")) + " |\n";
-    md += "\n";
+    md += "\n" + MoreFiles(r) + (MoreFiles(r).empty() ? "" : "\n\n");
   }
   if (issues.contains("listed") && !issues["listed"].empty()) {
     md += "### Input problems (skipped)\n\n| where | problem |\n|---|---|\n";
@@ -236,6 +246,7 @@ Status WriteDataReport(const std::string& dir, const json& r) {
       h += "<tr><td>" + Html(f.value("path", "")) + "</td><td>" + Html(f.value("encoding", "")) + "</td><td class=n>" +
            Num(I(f, "bytes")) + "</td><td class=n>" + Num(I(f, "invalid_bytes")) + "</td><td class=n>" + Num(I(f, "documents")) + "</td></tr>";
     h += "</table>\n";
+    if (!MoreFiles(r).empty()) h += "<p>" + Html(MoreFiles(r)) + "</p>\n";
   }
   if (issues.contains("listed") && !issues["listed"].empty()) {
     h += "<h2>Input problems (skipped)</h2><table><tr><th>where</th><th>problem</th></tr>";

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +20,35 @@
 #include "data/tokenize/tokenizer.h"
 
 namespace st::data {
+namespace {
+
+// files.tsv's path column: backslash, tab and newline escaped (paths may hold any byte).
+std::string EscapeField(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    if (ch == '\\') o += "\\\\";
+    else if (ch == '\t') o += "\\t";
+    else if (ch == '\n') o += "\\n";
+    else o += ch;
+  }
+  return o;
+}
+
+std::string UnescapeField(const std::string& s) {
+  std::string o;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char n = s[++i];
+      o += n == 't' ? '\t' : n == 'n' ? '\n' : n;
+    } else {
+      o += s[i];
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -220,6 +250,9 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   for (size_t si = 0; si < r.data.sources.size(); ++si) {
     const auto& src = r.data.sources[si];
     ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
+    if (task == 0 && files.size() > 100000)
+      LogWarn(src.path + ": " + std::to_string(files.size()) + " files; each costs a few hundred bytes of bookkeeping "
+              "and an open/close, so this source reads slower than the same text in fewer, larger files");
     ST_RETURN_IF_ERROR(StreamSource(
         src, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }, kBatch,
         [&](SourceRead& b) { return process(b, (int)si, offset); }));
@@ -228,14 +261,26 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   prog.Finish();
   if (std::fflush(out.get()) != 0) return RuntimeError(docs_path + ": write failed; is the disk full?");
   out.reset();
-  json files = json::array(), issues = json::array();
-  for (const auto& [g, f] : sum.files)
-    files.push_back({{"file", g}, {"index", f.index}, {"path", f.path}, {"encoding", f.decode.encoding},
-                     {"bytes", f.decode.bytes_in}, {"invalid_bytes", f.decode.invalid_bytes},
-                     {"first_invalid", f.decode.first_invalid}, {"documents", f.documents}, {"sha256", f.sha256}});
+  // files.tsv, one line per input file (a JSON list of a million files took
+  // gigabytes to build and parse): global index, index in its source, sha256,
+  // bytes, invalid bytes, first invalid byte, documents, encoding, path (escaped).
+  {
+    AtomicFile ft;
+    ST_RETURN_IF_ERROR(ft.Open(ad / "files.tsv"));
+    std::string line;
+    for (const auto& [g, f] : sum.files) {
+      line = std::to_string(g) + '\t' + std::to_string(f.index) + '\t' + f.sha256 + '\t' +
+             std::to_string(f.decode.bytes_in) + '\t' + std::to_string(f.decode.invalid_bytes) + '\t' +
+             std::to_string(f.decode.first_invalid) + '\t' + std::to_string(f.documents) + '\t' + f.decode.encoding +
+             '\t' + EscapeField(f.path) + '\n';
+      ST_RETURN_IF_ERROR(ft.Write(line.data(), line.size()));
+    }
+    ST_RETURN_IF_ERROR(ft.Commit());
+  }
+  json issues = json::array();
   for (const auto& [g, is] : sum.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
   json summary = {{"format", "slicetune-data-task"}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
-                  {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", files}, {"issues", issues},
+                  {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", (int64_t)sum.files.size()}, {"issues", issues},
                   {"issue_count", sum.issue_count}, {"clean", CleanReportJson(sum.clean, /*with_positions=*/true)},
                   {"documents", sum.documents}};
   ST_RETURN_IF_ERROR(WriteFileAtomic(ad / "summary.json", summary.dump(1) + "\n"));
@@ -254,17 +299,33 @@ StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir) {
   t.tokenizer_sha256 = s.value("tokenizer_sha256", "");
   t.documents = s.value("documents", (int64_t)0);
   t.issue_count = s.value("issue_count", (int64_t)0);
-  for (const auto& f : s["files"]) {
+  const std::string fp = (fs::path(dir) / "files.tsv").string();
+  std::ifstream in(fp, std::ios::binary);
+  if (!in) return InvalidInput(fp + ": missing; rerun task " + std::to_string(t.task));
+  std::string line;
+  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
+    std::vector<std::string> c;
+    for (size_t a = 0, b; c.size() < 8 && (b = line.find('\t', a)) != std::string::npos; a = b + 1)
+      c.push_back(line.substr(a, b - a));
+    if (c.size() != 8) return InvalidInput(fp + ":" + std::to_string(lineno) + ": expected 9 tab-separated fields");
+    size_t after = 0;
+    for (int k = 0; k < 8; ++k) after = line.find('\t', after) + 1;
     FileRead fr;
-    fr.index = f.value("index", 0);
-    fr.path = f.value("path", "");
-    fr.decode.encoding = f.value("encoding", "");
-    fr.decode.bytes_in = f.value("bytes", (int64_t)0);
-    fr.decode.invalid_bytes = f.value("invalid_bytes", (int64_t)0);
-    fr.decode.first_invalid = f.value("first_invalid", (int64_t)-1);
-    fr.documents = f.value("documents", (int64_t)0);
-    fr.sha256 = f.value("sha256", "");
-    t.files.emplace_back(f.value("file", (int64_t)0), fr);
+    int64_t g = 0;
+    try {
+      g = std::stoll(c[0]);
+      fr.index = std::stoi(c[1]);
+      fr.sha256 = c[2];
+      fr.decode.bytes_in = std::stoll(c[3]);
+      fr.decode.invalid_bytes = std::stoll(c[4]);
+      fr.decode.first_invalid = std::stoll(c[5]);
+      fr.documents = std::stoll(c[6]);
+    } catch (const std::exception&) {
+      return InvalidInput(fp + ":" + std::to_string(lineno) + ": a number field is not a number");
+    }
+    fr.decode.encoding = c[7];
+    fr.path = UnescapeField(line.substr(after));
+    t.files.emplace_back(g, std::move(fr));
   }
   for (const auto& is : s["issues"]) t.issues.emplace_back(is.value("file", (int64_t)0), SourceIssue(is.value("where", ""), is.value("what", "")));
   t.clean = CleanReportFromJson(s["clean"]);

@@ -13,7 +13,8 @@
 // A single-machine build is task 0 of 1 followed by the merge, in memory, so N
 // tasks give exactly the output of one.
 //
-// Task folder: summary.json (counts, files, problems, the recipe's data hash) and
+// Task folder: summary.json (counts, problems, the recipe's data hash), files.tsv (each
+// input file: index, sha256, bytes, bad bytes, documents, encoding, path) and
 // docs.bin, one record per kept document, in corpus order, little-endian:
 //   int64 file, pos, derived (augmentation pair number; 0: the document itself)
 //   uint64 content hash, exact hash hi, lo
@@ -54,6 +55,7 @@ struct TaskSummary {
 };
 
 inline constexpr size_t kMaxIssuesListed = 1000;
+inline constexpr size_t kMaxFilesListed = 1000;  // input files named in the data report
 
 // Runs task `task` of `tasks`, streaming: the input is read in batches and each
 // batch's documents are appended to <dir>/docs.bin, so memory holds one batch.

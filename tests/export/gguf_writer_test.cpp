@@ -6,6 +6,7 @@
 
 #include "core/file_io.h"
 #include "export/gguf_export.h"
+#include "export/gguf_reader.h"
 #include "tests/test_util.h"
 
 namespace st::gguf {
@@ -44,6 +45,20 @@ TEST(GgufWriter, HeaderKeysAndAlignedTensorDataInInfoOrder) {
   EXPECT_EQ((uint8_t)s[data], 0xAA);
   EXPECT_EQ((uint8_t)s[data + 12], 0x00);
   EXPECT_EQ((uint8_t)s[data + 32], 0xBB);
+}
+
+TEST(GgufReader, AlignmentOfAnotherTypeIsAnError) {
+  // general.alignment written as a string: std::stoul threw out of the reader
+  // (fuzz_gguf, 240 s run); now an error naming the key.
+  testing::TempDir dir;
+  Writer w;
+  w.AddString("general.architecture", "llama");
+  w.AddString("general.alignment", "x32");
+  ASSERT_TRUE(w.Write(dir / "bad.gguf").ok());
+  auto info = ReadGgufInfo(dir / "bad.gguf");
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.status().message().find("general.alignment has value type 8"), std::string::npos)
+      << info.status().message();
 }
 
 TEST(GgufWriter, ProducerFailureLeavesNoFile) {

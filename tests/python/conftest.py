@@ -8,7 +8,9 @@ import pytest
 SRC = os.environ.get("ST_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BIN = os.environ.get("ST_BINARY_DIR", os.path.join(SRC, "build", "dev"))
 FIXTURE = os.path.join(BIN, "fixture")
-SLICETUNE = os.path.join(BIN, "bin", "slicetune")
+# ST_SLICETUNE: another build of the front end under the same tests (scripts/asan.sh
+# runs its AddressSanitizer + UBSan build with the dev build's fixture and trainer).
+SLICETUNE = os.environ.get("ST_SLICETUNE") or os.path.join(BIN, "bin", "slicetune")
 ST_FORWARD = os.path.join(BIN, "bin", "st_forward")
 
 # Mixed Chinese / English business text, including characters the tiny tokenizer

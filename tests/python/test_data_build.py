@@ -126,6 +126,7 @@ def test_three_tasks_give_exactly_the_output_of_one(fixture_dir, tmp_path):
         part = corpus[k * 60:(k + 1) * 60] + corpus[:5] + [PARA.replace("十二份", f"十{k}份"), "电话 13800138000"]
         (src / f"part-{k}.txt").write_text("\n\n".join(part), encoding="utf-8")
     (src / "bad.jsonl").write_text('{"text": "好的"}\n{oops\n', encoding="utf-8")
+    (src / "tab\there back\\slash.txt").write_text("文件名里有制表符和反斜杠。\n", encoding="utf-8")  # files.tsv escapes
 
     def recipe(out):
         p = tmp_path / f"{out}.yaml"

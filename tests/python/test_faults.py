@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import SLICETUNE, SRC, run
@@ -259,7 +260,9 @@ def test_a_one_gigabyte_line_is_skipped_with_bounded_memory(fixture_dir, tmp_pat
     assert r.returncode == 0, r.stderr
     rss_mb = int(r.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) / 1024
     print(f"peak RSS {rss_mb:.0f} MB for a 1 GiB line")
-    assert rss_mb < 400, f"peak RSS {rss_mb:.0f} MB: the line was held in memory"
+    # AddressSanitizer's shadow memory and quarantine add a few hundred MB (scripts/asan.sh sets ST_SANITIZED).
+    limit = 800 if os.environ.get("ST_SANITIZED") else 400
+    assert rss_mb < limit, f"peak RSS {rss_mb:.0f} MB: the line was held in memory"
     report = json.loads((tmp_path / "out" / "shards" / "data_report.json").read_text())
     listed = report["issues"]["listed"]
     assert any("huge.txt:3" in i["where"] and "a line of 1024 MiB" in i["what"] for i in listed), listed
@@ -316,3 +319,62 @@ def test_training_into_a_read_only_folder_fails_before_loading_anything(fixture_
     assert r.returncode == 2, r.stderr
     assert f"{out}: cannot write here (Read-only file system)" in r.stderr, r.stderr
     assert "loading the base model" not in r.stderr
+
+
+def test_many_small_files_keep_the_report_and_memory_small(fixture_dir, tmp_path):
+    """20,000 one-line files and an empty one: the report lists 1,000 files, the
+    problem file first, and counts the rest; files.tsv carries each task's file list."""
+    src = tmp_path / "in"
+    for k in range(20):
+        (src / f"d{k:02d}").mkdir(parents=True)
+        for i in range(1000):
+            (src / f"d{k:02d}" / f"f{i:04d}.txt").write_text(f"第{k * 1000 + i}号文件，内容很短。\n", encoding="utf-8")
+    (src / "d19" / "zz-empty.txt").write_text("")
+    recipe = write_recipe(tmp_path / "r.yaml", fixture_dir, src, tmp_path / "out", seq_len=32)
+    r = run(["/usr/bin/time", "-f", "maxrss_kb=%M", SLICETUNE, "data", "build", recipe])
+    assert r.returncode == 0, r.stderr
+    rss_mb = int(r.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) / 1024
+    print(f"peak RSS {rss_mb:.0f} MB for 20,001 files")
+    shards = tmp_path / "out" / "shards"
+    report = json.loads((shards / "data_report.json").read_text())
+    assert report["files_total"] == {"count": 20001, "listed": 1000, "documents": 20000,
+                                     "bytes": sum(p.stat().st_size for p in src.rglob("*.txt"))}
+    assert len(report["files"]) == 1000 and report["files"][0]["path"].endswith("zz-empty.txt")
+    assert "19,001 more files not listed" in (shards / "data_report.md").read_text(encoding="utf-8")
+    assert rss_mb < (600 if os.environ.get("ST_SANITIZED") else 300)
+
+
+def test_no_shell_is_started_with_input_derived_strings(fixture_dir, tmp_path):
+    """Nothing in the C++ sources starts a shell (system, popen, exec*, "sh -c"): the
+    only child process is slicetune-train, started by posix_spawn with an argument
+    vector. And names that a shell would act on pass through as plain names."""
+    import re
+    forbidden = re.compile(r"\b(system|popen|execl|execlp|execle|execv|execvp|execvpe|wordexp)\s*\(|\"/bin/sh\"|\"sh\", \"-c\"")
+    found = []
+    for folder in ("core", "data", "export", "cli", "train", "kernels"):
+        for p in sorted((Path(SRC) / folder).rglob("*")):
+            if p.suffix in (".cpp", ".h", ".cu", ".cuh"):
+                for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                    if forbidden.search(line.split("//")[0]):
+                        found.append(f"{p}:{n}: {line.strip()}")
+    assert not found, found
+    spawns = [p for p in (Path(SRC) / "cli").glob("*.cpp") if "posix_spawn(" in p.read_text(encoding="utf-8")]
+    assert [p.name for p in spawns] == ["child.cpp"]
+
+    src = tmp_path / "in $(touch PWNED1); touch PWNED2 `touch PWNED3`"
+    src.mkdir()
+    (src / "a;touch PWNED4.txt").write_text("一段文字。\n", encoding="utf-8")
+    out = tmp_path / "out $(touch PWNED5)"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""name: "x; touch PWNED6"
+base_model: {fixture_dir}/tiny-base
+output_dir: '{out}'
+data:
+  sources:
+    - {{path: '{src}', format: text}}
+  seq_len: 32
+""")
+    r = run([SLICETUNE, "data", "build", str(recipe)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "shards" / "manifest.json").exists()
+    assert not [p for p in tmp_path.rglob("PWNED*")], list(tmp_path.rglob("PWNED*"))
