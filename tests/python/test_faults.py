@@ -260,9 +260,10 @@ def test_a_one_gigabyte_line_is_skipped_with_bounded_memory(fixture_dir, tmp_pat
     assert r.returncode == 0, r.stderr
     rss_mb = int(r.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) / 1024
     print(f"peak RSS {rss_mb:.0f} MB for a 1 GiB line")
-    # AddressSanitizer's shadow memory and quarantine add a few hundred MB (scripts/asan.sh sets ST_SANITIZED).
-    limit = 800 if os.environ.get("ST_SANITIZED") else 400
-    assert rss_mb < limit, f"peak RSS {rss_mb:.0f} MB: the line was held in memory"
+    # Memory is asserted on the plain build only: under AddressSanitizer (scripts/asan.sh sets ST_SANITIZED)
+    # its quarantine keeps freed blocks for a while and shadow memory adds more, so RSS says little there.
+    if not os.environ.get("ST_SANITIZED"):
+        assert rss_mb < 400, f"peak RSS {rss_mb:.0f} MB: the line was held in memory"
     report = json.loads((tmp_path / "out" / "shards" / "data_report.json").read_text())
     listed = report["issues"]["listed"]
     assert any("huge.txt:3" in i["where"] and "a line of 1024 MiB" in i["what"] for i in listed), listed
@@ -341,7 +342,8 @@ def test_many_small_files_keep_the_report_and_memory_small(fixture_dir, tmp_path
                                      "bytes": sum(p.stat().st_size for p in src.rglob("*.txt"))}
     assert len(report["files"]) == 1000 and report["files"][0]["path"].endswith("zz-empty.txt")
     assert "19,001 more files not listed" in (shards / "data_report.md").read_text(encoding="utf-8")
-    assert rss_mb < (600 if os.environ.get("ST_SANITIZED") else 300)
+    if not os.environ.get("ST_SANITIZED"):  # see the 1 GiB line test
+        assert rss_mb < 300, f"peak RSS {rss_mb:.0f} MB"
 
 
 def test_no_shell_is_started_with_input_derived_strings(fixture_dir, tmp_path):
