@@ -137,16 +137,23 @@ def test_data_build_killed_at_random_points_reruns_to_the_same_shards(fixture_di
     assert sorted(os.listdir(out)) == ["shards"]  # no task folder left behind
 
 
-def test_data_build_killed_over_a_previous_build_keeps_it_whole(fixture_dir, corpus, tmp_path):
-    """The previous shards stay readable until the new ones replace them in one step."""
-    d, ref, seconds = corpus
-    rng = seed_for("rebuild kills")
-    out = tmp_path / "out"
+def previous_build_and_new_input(fixture_dir, corpus, tmp_path, out):
+    """A copy of the reference build at `out` and a recipe over a changed copy of
+    its input: the next build must replace a good previous one."""
+    d, ref, _ = corpus
     shutil.copytree(d / "ref", out)
     src = tmp_path / "in"
     shutil.copytree(d / "in", src)
     (src / "part-000.txt").write_text("新的一段文字，替换了第一个文件。\n", encoding="utf-8")
-    recipe = write_recipe(tmp_path / "r.yaml", fixture_dir, src, out)
+    return write_recipe(tmp_path / "r.yaml", fixture_dir, src, out), ref
+
+
+def test_data_build_killed_over_a_previous_build_keeps_it_whole(fixture_dir, corpus, tmp_path):
+    """The previous shards stay readable until the new ones replace them in one step."""
+    seconds = corpus[2]
+    rng = seed_for("rebuild kills")
+    out = tmp_path / "out"
+    recipe, ref = previous_build_and_new_input(fixture_dir, corpus, tmp_path, out)
     states = set()
     for attempt in range(4):
         p = start([SLICETUNE, "data", "build", recipe])
@@ -192,12 +199,9 @@ def test_data_build_on_a_full_disk_keeps_the_previous_shards(fixture_dir, corpus
     d, ref, _ = corpus
     size = sum((d / "ref" / "shards" / f).stat().st_size for f in ref)
     with small_filesystem(tmp_path / "disk", int(size * 1.5)) as disk:
-        out = disk / "out"
-        shutil.copytree(d / "ref", out)  # the previous good build fills two thirds of the disk
-        src = tmp_path / "in"
-        shutil.copytree(d / "in", src)
-        (src / "part-000.txt").write_text("新的一段文字。\n", encoding="utf-8")
-        r = run([SLICETUNE, "data", "build", write_recipe(tmp_path / "r.yaml", fixture_dir, src, out)])
+        out = disk / "out"  # the previous good build fills two thirds of the disk
+        recipe, _ = previous_build_and_new_input(fixture_dir, corpus, tmp_path, out)
+        r = run([SLICETUNE, "data", "build", recipe])
         assert r.returncode == 1, r.stderr
         assert "No space left on device" in r.stderr or "disk full" in r.stderr, r.stderr
         assert str(out) in r.stderr, r.stderr
@@ -212,13 +216,8 @@ def limit_file_size(nbytes):
 
 
 def test_data_build_over_a_file_size_limit_keeps_the_previous_shards(fixture_dir, corpus, tmp_path):
-    d, ref, _ = corpus
     out = tmp_path / "out"
-    shutil.copytree(d / "ref", out)
-    src = tmp_path / "in"
-    shutil.copytree(d / "in", src)
-    (src / "part-000.txt").write_text("新的一段文字。\n", encoding="utf-8")
-    recipe = write_recipe(tmp_path / "r.yaml", fixture_dir, src, out)
+    recipe, ref = previous_build_and_new_input(fixture_dir, corpus, tmp_path, out)
     r = subprocess.run([SLICETUNE, "data", "build", recipe], capture_output=True, text=True,
                        preexec_fn=limit_file_size(64 << 10))
     assert r.returncode == 1, r.stderr
@@ -227,13 +226,8 @@ def test_data_build_over_a_file_size_limit_keeps_the_previous_shards(fixture_dir
 
 
 def test_data_build_into_a_read_only_folder_is_a_clear_error(fixture_dir, corpus, tmp_path):
-    d, ref, _ = corpus
     out = tmp_path / "out"
-    shutil.copytree(d / "ref", out)
-    src = tmp_path / "in"
-    shutil.copytree(d / "in", src)
-    (src / "part-000.txt").write_text("新的一段文字。\n", encoding="utf-8")
-    recipe = write_recipe(tmp_path / "r.yaml", fixture_dir, src, out)
+    recipe, ref = previous_build_and_new_input(fixture_dir, corpus, tmp_path, out)
     with read_only(out):
         t0 = time.monotonic()
         r = run([SLICETUNE, "data", "build", recipe])
