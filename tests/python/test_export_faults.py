@@ -4,6 +4,7 @@ nothing, and the next run cleans up a killed run's temporary. Every GGUF says
 where it came from (general.*)."""
 import hashlib
 import os
+import random
 import resource
 import signal
 import subprocess
@@ -30,9 +31,12 @@ def test_sigkill_mid_export_leaves_no_partial_file(big_model, tmp_path):
     env = dict(os.environ, SLICETUNE_NO_SIMD="1")  # slow enough to be caught mid-write
     p = subprocess.Popen([SLICETUNE, "export", "--model", big_model, "--type", "Q4_K_M", "-o", str(out)], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seed = int(os.environ.get("ST_FAULT_SEED", time.time_ns() % 1_000_000))
+    at = random.Random(seed).randint(1, 1 << 20)  # kill once this many bytes are in the temporary
+    print(f"ST_FAULT_SEED={seed}: kill after {at} bytes")
     tmp = tmp_path / f"m.gguf.tmp-{p.pid}"
     deadline = time.time() + 30
-    while time.time() < deadline and not (tmp.exists() and tmp.stat().st_size > 1 << 16):
+    while time.time() < deadline and not (tmp.exists() and tmp.stat().st_size >= at):
         time.sleep(0.01)
     assert p.poll() is None, "export finished before it could be killed"
     p.send_signal(signal.SIGKILL)

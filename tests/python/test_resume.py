@@ -6,6 +6,7 @@ recipe is refused; NaN / inf steps stop or are skipped as the recipe says; a
 damaged checkpoint is caught by its SHA256SUMS, named, and passed over."""
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -89,8 +90,11 @@ def test_checkpoints_are_pruned(reference):
 def test_sigkill_then_resume_is_bit_identical(fixture_dir, reference, tmp_path):
     out = tmp_path / "run"
     args = prepare(fixture_dir, out)
+    seed = int(os.environ.get("ST_FAULT_SEED", time.time_ns() % 1_000_000))
+    print(f"ST_FAULT_SEED={seed}")
     p = start(args)
     wait_for_checkpoint(out, 8, p)
+    time.sleep(random.Random(seed).uniform(0, 0.5))  # a random point between checkpoints (steps 8 to 12 or so)
     os.killpg(p.pid, signal.SIGKILL)  # slicetune and slicetune-train, mid-step
     p.wait()
     assert not (out / "adapter").exists()
