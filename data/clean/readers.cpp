@@ -397,7 +397,15 @@ StatusOr<std::vector<std::string>> ExpandSourcePath(const std::string& path, boo
 Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& take, size_t batch,
                     const std::function<Status(SourceRead&)>& sink) {
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
+  return StreamFiles(src, files, take, batch, sink);
+}
+
+Status StreamFiles(const SourceSpec& src, const std::vector<std::string>& files, const std::function<bool(size_t)>& take,
+                   size_t batch, const std::function<Status(SourceRead&)>& sink) {
   constexpr size_t kChunk = 1 << 20;
+  // Small files share a batch (one batch per file made a corpus of tiny files
+  // pay the whole per-batch pipeline per file), up to this many files.
+  constexpr size_t kFilesPerBatch = 4096;
   SourceRead out;
   std::string raw(kChunk, '\0'), utf8;  // reused: a fresh 1 MiB per small file cost more than reading it
   for (size_t fi = 0; fi < files.size(); ++fi) {
@@ -415,14 +423,19 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
     TextParser text_p(path);
     JsonlParser json_p(src, path);
     CsvParser csv_p(src, path, tsv);
-    int64_t docs = 0;
-    auto emit = [&](bool force) -> Status {
-      for (size_t k = 0; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
-      for (auto& is : out.issues) is.file_index = (int)fi;
-      if (!force && out.docs.size() < batch) return Status::Ok();
-      docs += (int64_t)out.docs.size();
+    // This file's documents and issues in `out` start here; `passed` counts those already sent.
+    size_t first_doc = out.docs.size(), first_issue = out.issues.size();
+    int64_t passed = 0;
+    auto tag = [&] {
+      for (size_t k = first_doc; k < out.docs.size(); ++k) out.docs[k].file_index = (int)fi;
+      for (size_t k = first_issue; k < out.issues.size(); ++k) out.issues[k].file_index = (int)fi;
+    };
+    auto flush = [&]() -> Status {
+      tag();
+      passed += (int64_t)(out.docs.size() - first_doc);
       ST_RETURN_IF_ERROR(sink(out));
       out = SourceRead();
+      first_doc = first_issue = 0;
       return Status::Ok();
     };
     while (true) {
@@ -440,22 +453,24 @@ Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& ta
         text_p.Feed(utf8, last, &out);
       }
       if (last) break;
-      ST_RETURN_IF_ERROR(emit(false));
+      if (out.docs.size() >= batch) ST_RETURN_IF_ERROR(flush());
     }
     FileRead fr;
     fr.index = (int)fi;
     fr.path = path;
     fr.decode = dec.stats();
     fr.sha256 = sha.FinishHex();
-    fr.documents = docs + (int64_t)out.docs.size();
+    fr.documents = passed + (int64_t)(out.docs.size() - first_doc);
     if (fr.decode.invalid_bytes > 0)
       out.issues.push_back({path + ":byte " + std::to_string(fr.decode.first_invalid),
                             std::to_string(fr.decode.invalid_bytes) + " bytes not valid " + fr.decode.encoding +
                                 ", replaced with U+FFFD (set data.sources[].encoding if the guess is wrong)"});
     if (fr.documents == 0) out.issues.push_back({path, fr.decode.bytes_in == 0 ? "empty file" : "no documents in this file"});
+    tag();
     out.files.push_back(std::move(fr));
-    ST_RETURN_IF_ERROR(emit(true));  // a file's last batch carries its totals
+    if (out.docs.size() >= batch || out.files.size() >= kFilesPerBatch) ST_RETURN_IF_ERROR(flush());
   }
+  if (!out.files.empty() || !out.docs.empty() || !out.issues.empty()) ST_RETURN_IF_ERROR(sink(out));
   return Status::Ok();
 }
 

@@ -70,9 +70,13 @@ StatusOr<SourceRead> ReadSource(const SourceSpec& src, const std::function<bool(
 
 // The same, streamed: files are read in 1 MiB pieces and `sink` gets the documents
 // in batches of about `batch` (memory stays bounded by the batch, not the input).
-// A file's last batch carries its FileRead in `files`.
+// A file's FileRead comes in `files` of the batch holding its last documents; a
+// batch may hold several small files.
 Status StreamSource(const SourceSpec& src, const std::function<bool(size_t)>& take, size_t batch,
                     const std::function<Status(SourceRead&)>& sink);
+// The same over `files`, the source's expanded file list (ExpandSourcePath).
+Status StreamFiles(const SourceSpec& src, const std::vector<std::string>& files, const std::function<bool(size_t)>& take,
+                   size_t batch, const std::function<Status(SourceRead&)>& sink);
 
 // Returns the byte offset of the first invalid UTF-8 sequence, or npos if valid.
 size_t FindInvalidUtf8(const std::string& s);

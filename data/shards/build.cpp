@@ -41,26 +41,67 @@ bool IsVal(uint64_t seed, uint64_t content_hash, double fraction) {
 
 namespace {
 
-// A source's hash from its files' (path, hash): the file's own for a single file,
-// else the hash of the list.
-std::string SourceHashOf(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files) {
-  if (files.size() == 1 && files[0].first == path) return files[0].second;
-  std::string list;
-  for (const auto& [f, sha] : files) list += f + "\t" + sha + "\n";
-  return Sha256Hex(list);
-}
+// A source's hash from its files' (path, hash), in order: the file's own for a
+// source that names one file, else the hash of the "path<TAB>sha256" lines.
+class SourceHasher {
+ public:
+  explicit SourceHasher(std::string path) : path_(std::move(path)) {}
+  void Add(const std::string& file, const std::string& sha) {
+    if (++n_ == 1 && file == path_) own_ = sha;
+    list_.Update(file + "\t" + sha + "\n");
+  }
+  std::string Finish() { return n_ == 1 && !own_.empty() ? own_ : list_.FinishHex(); }
+
+ private:
+  std::string path_, own_;
+  int64_t n_ = 0;
+  Sha256Stream list_;
+};
+
+// All tasks' files.tsv rows in global file order (each task's rows are in order;
+// task k holds the files with index k mod N).
+class FileOrder {
+ public:
+  static StatusOr<FileOrder> Open(const std::vector<std::string>& dirs) {
+    FileOrder o;
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      ST_ASSIGN_OR_RETURN(FileTableReader t, FileTableReader::Open(dirs[i], (int)i));
+      o.readers_.push_back(std::move(t));
+      o.heads_.emplace_back();
+      ST_ASSIGN_OR_RETURN(bool more, o.readers_.back().Next(&o.heads_.back().first, &o.heads_.back().second));
+      o.live_.push_back(more);
+    }
+    return o;
+  }
+  StatusOr<bool> Next(int64_t* g, FileRead* f) {
+    int best = -1;
+    for (size_t i = 0; i < heads_.size(); ++i)
+      if (live_[i] && (best < 0 || heads_[i].first < heads_[best].first)) best = (int)i;
+    if (best < 0) return false;
+    *g = heads_[best].first;
+    *f = std::move(heads_[best].second);
+    ST_ASSIGN_OR_RETURN(bool more, readers_[best].Next(&heads_[best].first, &heads_[best].second));
+    live_[best] = more;
+    return true;
+  }
+
+ private:
+  std::vector<FileTableReader> readers_;
+  std::vector<std::pair<int64_t, FileRead>> heads_;
+  std::vector<bool> live_;
+};
 
 }  // namespace
 
 StatusOr<std::string> SourceSha256(const SourceSpec& src) {
   const std::string& path = src.path;
   ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(path, src.follow_symlinks));
-  std::vector<std::pair<std::string, std::string>> hashed;
+  SourceHasher hasher(path);
   for (const auto& f : files) {
     ST_ASSIGN_OR_RETURN(std::string sha, Sha256File(f));
-    hashed.emplace_back(f, sha);
+    hasher.Add(f, sha);
   }
-  return SourceHashOf(path, hashed);
+  return hasher.Finish();
 }
 
 namespace {
@@ -109,7 +150,6 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
   ST_ASSIGN_OR_RETURN(auto tok, LoadTokenizer(r.base_model));
   const int32_t eos = tok->eos_id();
   const int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : eos;
-  std::vector<std::pair<int64_t, FileRead>> file_reads;
   std::vector<std::pair<int64_t, SourceIssue>> all_issues;
   int64_t issue_count = 0;
   CleanReport clean;
@@ -119,16 +159,60 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
       return InvalidInput(d + ": was built from a different data section or seed; rerun task " + std::to_string(t.task));
     if (t.tokenizer_sha256 != tok->sha256())
       return InvalidInput(d + ": used a different tokenizer; rerun task " + std::to_string(t.task));
-    file_reads.insert(file_reads.end(), t.files.begin(), t.files.end());
     all_issues.insert(all_issues.end(), t.issues.begin(), t.issues.end());
     issue_count += t.issue_count;
     MergeCleanReport(&clean, t.clean);
   }
-  std::stable_sort(file_reads.begin(), file_reads.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::stable_sort(all_issues.begin(), all_issues.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::stable_sort(clean.pii_documents.begin(), clean.pii_documents.end(), [](const PiiDocument& a, const PiiDocument& b) {
     return a.file != b.file ? a.file < b.file : a.pos < b.pos;
   });
+
+  // Input hashes first (a merge over inputs that changed since the tasks ran stops
+  // before any work), from the tasks, which hashed each file while reading it (no
+  // second read), streamed from their files.tsv in file order: memory holds one source's
+  // sorted path list, not a record per file.
+  json inputs = json::array(), files = json::array(), issues = json::array();
+  // The report lists at most kMaxFilesListed files, those with a problem (bad
+  // bytes, no documents) first: a corpus of a million small files must not make a
+  // report of a million rows. files_total counts them all.
+  json problem_files = json::array(), other_files = json::array();
+  int64_t total_files = 0, total_bytes = 0, total_docs = 0;
+  {
+    ST_ASSIGN_OR_RETURN(FileOrder reads, FileOrder::Open(dirs));
+    int64_t offset = 0;
+    for (const auto& src : r.data.sources) {
+      ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path, src.follow_symlinks));
+      SourceHasher hasher(src.path);
+      for (size_t k = 0; k < paths.size(); ++k) {
+        int64_t g = -1;
+        FileRead f;
+        ST_ASSIGN_OR_RETURN(bool more, reads.Next(&g, &f));
+        if (!more || g != offset + (int64_t)k || f.path != paths[k] || f.sha256.empty())
+          return InvalidInput(paths[k] + ": no task read this file (the inputs changed since the tasks ran?); rerun the tasks");
+        hasher.Add(f.path, f.sha256);
+        ++total_files;
+        total_bytes += f.decode.bytes_in;
+        total_docs += f.documents;
+        json& list = f.decode.invalid_bytes > 0 || f.documents == 0 ? problem_files : other_files;
+        if (list.size() < kMaxFilesListed)
+          list.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
+                          {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
+      }
+      offset += (int64_t)paths.size();
+      inputs.push_back({{"path", src.path}, {"sha256", hasher.Finish()}, {"files", (int64_t)paths.size()},
+                        {"format", src.format}});
+    }
+    int64_t g = -1;
+    FileRead f;
+    ST_ASSIGN_OR_RETURN(bool extra, reads.Next(&g, &f));
+    if (extra) return InvalidInput(f.path + ": read by a task but not in the sources now (the inputs changed since the tasks ran?); rerun the tasks");
+  }
+  for (auto* list : {&problem_files, &other_files})
+    for (auto& f : *list)
+      if (files.size() < kMaxFilesListed) files.push_back(std::move(f));
+  const json files_total = {{"count", total_files}, {"bytes", total_bytes}, {"documents", total_docs},
+                            {"listed", (int64_t)files.size()}};
 
   // Pass 1: duplicates, over the source documents (an augmentation pair follows its document).
   std::vector<uint8_t> keep;
@@ -216,40 +300,6 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
   }
   if (train_docs == 0) return InvalidInput(r.file + ": data.sources hold no documents for training (after cleaning)");
 
-  // Input hashes from the tasks, which hashed each file while reading it (no second read).
-  json inputs = json::array(), files = json::array(), issues = json::array();
-  {
-    std::map<int64_t, const FileRead*> by_index;
-    for (const auto& [g, f] : file_reads) by_index[g] = &f;
-    int64_t offset = 0;
-    for (const auto& src : r.data.sources) {
-      ST_ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandSourcePath(src.path, src.follow_symlinks));
-      std::vector<std::pair<std::string, std::string>> hashed;
-      for (size_t k = 0; k < paths.size(); ++k) {
-        auto it = by_index.find(offset + (int64_t)k);
-        if (it == by_index.end() || it->second->path != paths[k] || it->second->sha256.empty())
-          return InvalidInput(paths[k] + ": no task read this file (the inputs changed since the tasks ran?); rerun the tasks");
-        hashed.emplace_back(paths[k], it->second->sha256);
-      }
-      offset += (int64_t)paths.size();
-      inputs.push_back({{"path", src.path}, {"sha256", SourceHashOf(src.path, hashed)}, {"files", (int64_t)paths.size()},
-                        {"format", src.format}});
-    }
-  }
-  // The report lists at most kMaxFilesListed files, those with a problem (bad
-  // bytes, no documents) first: a corpus of a million small files must not make a
-  // report of a million rows. files_total counts them all.
-  int64_t total_bytes = 0, total_docs = 0;
-  for (int pass = 0; pass < 2; ++pass)
-    for (const auto& [g, f] : file_reads) {
-      const bool problem = f.decode.invalid_bytes > 0 || f.documents == 0;
-      if (pass == 0) total_bytes += f.decode.bytes_in, total_docs += f.documents;
-      if ((pass == 0) != problem || files.size() >= kMaxFilesListed) continue;
-      files.push_back({{"path", f.path}, {"encoding", f.decode.encoding}, {"bytes", f.decode.bytes_in},
-                       {"invalid_bytes", f.decode.invalid_bytes}, {"documents", f.documents}});
-    }
-  const json files_total = {{"count", (int64_t)file_reads.size()}, {"bytes", total_bytes}, {"documents", total_docs},
-                            {"listed", (int64_t)files.size()}};
   for (const auto& [g, is] : all_issues)
     if (issues.size() < kMaxIssuesListed) issues.push_back({{"where", is.where}, {"what", is.what}});
   if (issue_count) LogInfo("data: " + std::to_string(issue_count) + " input problems skipped (listed in the data report)");

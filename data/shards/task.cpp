@@ -47,6 +47,15 @@ std::string UnescapeField(const std::string& s) {
   return o;
 }
 
+// One files.tsv line: global index, index in its source, sha256, bytes, invalid
+// bytes, first invalid byte, documents, encoding, path (escaped).
+void AppendFileRow(int64_t g, const FileRead& f, std::string* out) {
+  *out += std::to_string(g) + '\t' + std::to_string(f.index) + '\t' + f.sha256 + '\t' +
+          std::to_string(f.decode.bytes_in) + '\t' + std::to_string(f.decode.invalid_bytes) + '\t' +
+          std::to_string(f.decode.first_invalid) + '\t' + std::to_string(f.documents) + '\t' + f.decode.encoding +
+          '\t' + EscapeField(f.path) + '\n';
+}
+
 }  // namespace
 
 namespace {
@@ -146,13 +155,20 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   const std::string docs_path = ad / "docs.bin";
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(docs_path.c_str(), "wb"), &std::fclose);
   if (!out) return RuntimeError(docs_path + ": cannot create");
-  std::map<int64_t, int64_t> next_pos;  // global file -> documents seen
+  // files.tsv, one line per input file, written as files finish (a JSON list of a
+  // million files took gigabytes to build and parse).
+  AtomicFile files_tsv;
+  ST_RETURN_IF_ERROR(files_tsv.Open(ad / "files.tsv"));
+  int64_t cur_file = -1, cur_pos = 0;  // documents come file by file, in order
   Progress prog("data task " + std::to_string(task) + "/" + std::to_string(tasks), -1, "docs");
   int64_t seen = 0;
 
   // One batch of a source's documents: clean, augment, sign, render, tokenize, append.
   auto process = [&](SourceRead& batch, int si, int64_t offset) -> Status {
-    for (auto& f : batch.files) sum.files.emplace_back(offset + f.index, f);
+    std::string rows;
+    for (const auto& f : batch.files) AppendFileRow(offset + f.index, f, &rows);
+    ST_RETURN_IF_ERROR(files_tsv.Write(rows.data(), rows.size()));
+    sum.files += (int64_t)batch.files.size();
     for (auto& is : batch.issues) {
       if (sum.issues.size() < kMaxIssuesListed) sum.issues.emplace_back(offset + is.file_index, is);
       ++sum.issue_count;
@@ -163,7 +179,12 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
       docs[i].source_index = si;
       docs[i].order = (int64_t)i;
       gfile[i] = offset + docs[i].file_index;
-      pos[i] = next_pos[gfile[i]]++;
+      if (gfile[i] != cur_file) {
+        if (gfile[i] < cur_file) return RuntimeError("data task: documents out of file order");
+        cur_file = gfile[i];
+        cur_pos = 0;
+      }
+      pos[i] = cur_pos++;
     }
     seen += (int64_t)docs.size();
     CleanReport clean;
@@ -251,36 +272,21 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
     const auto& src = r.data.sources[si];
     ST_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandSourcePath(src.path, src.follow_symlinks));
     if (task == 0 && files.size() > 100000)
-      LogWarn(src.path + ": " + std::to_string(files.size()) + " files; each costs a few hundred bytes of bookkeeping "
-              "and an open/close, so this source reads slower than the same text in fewer, larger files");
-    ST_RETURN_IF_ERROR(StreamSource(
-        src, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }, kBatch,
+      LogWarn(src.path + ": " + std::to_string(files.size()) + " files; each costs an open and a close, so this "
+              "source reads slower than the same text in fewer, larger files");
+    ST_RETURN_IF_ERROR(StreamFiles(
+        src, files, [&](size_t k) { return (offset + (int64_t)k) % tasks == task; }, kBatch,
         [&](SourceRead& b) { return process(b, (int)si, offset); }));
     offset += (int64_t)files.size();
   }
   prog.Finish();
   if (std::fflush(out.get()) != 0) return RuntimeError(docs_path + ": write failed; is the disk full?");
   out.reset();
-  // files.tsv, one line per input file (a JSON list of a million files took
-  // gigabytes to build and parse): global index, index in its source, sha256,
-  // bytes, invalid bytes, first invalid byte, documents, encoding, path (escaped).
-  {
-    AtomicFile ft;
-    ST_RETURN_IF_ERROR(ft.Open(ad / "files.tsv"));
-    std::string line;
-    for (const auto& [g, f] : sum.files) {
-      line = std::to_string(g) + '\t' + std::to_string(f.index) + '\t' + f.sha256 + '\t' +
-             std::to_string(f.decode.bytes_in) + '\t' + std::to_string(f.decode.invalid_bytes) + '\t' +
-             std::to_string(f.decode.first_invalid) + '\t' + std::to_string(f.documents) + '\t' + f.decode.encoding +
-             '\t' + EscapeField(f.path) + '\n';
-      ST_RETURN_IF_ERROR(ft.Write(line.data(), line.size()));
-    }
-    ST_RETURN_IF_ERROR(ft.Commit());
-  }
+  ST_RETURN_IF_ERROR(files_tsv.Commit());
   json issues = json::array();
   for (const auto& [g, is] : sum.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
   json summary = {{"format", "slicetune-data-task"}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
-                  {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", (int64_t)sum.files.size()}, {"issues", issues},
+                  {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", sum.files}, {"issues", issues},
                   {"issue_count", sum.issue_count}, {"clean", CleanReportJson(sum.clean, /*with_positions=*/true)},
                   {"documents", sum.documents}};
   ST_RETURN_IF_ERROR(WriteFileAtomic(ad / "summary.json", summary.dump(1) + "\n"));
@@ -299,37 +305,49 @@ StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir) {
   t.tokenizer_sha256 = s.value("tokenizer_sha256", "");
   t.documents = s.value("documents", (int64_t)0);
   t.issue_count = s.value("issue_count", (int64_t)0);
-  const std::string fp = (fs::path(dir) / "files.tsv").string();
-  std::ifstream in(fp, std::ios::binary);
-  if (!in) return InvalidInput(fp + ": missing; rerun task " + std::to_string(t.task));
-  std::string line;
-  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
-    std::vector<std::string> c;
-    for (size_t a = 0, b; c.size() < 8 && (b = line.find('\t', a)) != std::string::npos; a = b + 1)
-      c.push_back(line.substr(a, b - a));
-    if (c.size() != 8) return InvalidInput(fp + ":" + std::to_string(lineno) + ": expected 9 tab-separated fields");
-    size_t after = 0;
-    for (int k = 0; k < 8; ++k) after = line.find('\t', after) + 1;
-    FileRead fr;
-    int64_t g = 0;
-    try {
-      g = std::stoll(c[0]);
-      fr.index = std::stoi(c[1]);
-      fr.sha256 = c[2];
-      fr.decode.bytes_in = std::stoll(c[3]);
-      fr.decode.invalid_bytes = std::stoll(c[4]);
-      fr.decode.first_invalid = std::stoll(c[5]);
-      fr.documents = std::stoll(c[6]);
-    } catch (const std::exception&) {
-      return InvalidInput(fp + ":" + std::to_string(lineno) + ": a number field is not a number");
-    }
-    fr.decode.encoding = c[7];
-    fr.path = UnescapeField(line.substr(after));
-    t.files.emplace_back(g, std::move(fr));
-  }
+  t.files = s.value("files", (int64_t)0);
   for (const auto& is : s["issues"]) t.issues.emplace_back(is.value("file", (int64_t)0), SourceIssue(is.value("where", ""), is.value("what", "")));
   t.clean = CleanReportFromJson(s["clean"]);
   return t;
+}
+
+StatusOr<FileTableReader> FileTableReader::Open(const std::string& dir, int task) {
+  FileTableReader r;
+  r.path_ = (fs::path(dir) / "files.tsv").string();
+  r.in_.open(r.path_, std::ios::binary);
+  if (!r.in_) return InvalidInput(r.path_ + ": missing; rerun task " + std::to_string(task));
+  return r;
+}
+
+StatusOr<bool> FileTableReader::Next(int64_t* g, FileRead* fr) {
+  if (!std::getline(in_, line_)) return false;
+  ++lineno_;
+  const std::string where = path_ + ":" + std::to_string(lineno_);
+  size_t cut[8];  // the tabs before the path, found once
+  size_t a = 0;
+  for (int k = 0; k < 8; ++k) {
+    const size_t b = line_.find('\t', a);
+    if (b == std::string::npos) return InvalidInput(where + ": expected 9 tab-separated fields");
+    cut[k] = b;
+    a = b + 1;
+  }
+  auto field = [&](int k) { return line_.substr(k ? cut[k - 1] + 1 : 0, cut[k] - (k ? cut[k - 1] + 1 : 0)); };
+  try {
+    *g = std::stoll(field(0));
+    fr->index = std::stoi(field(1));
+    fr->decode.bytes_in = std::stoll(field(3));
+    fr->decode.invalid_bytes = std::stoll(field(4));
+    fr->decode.first_invalid = std::stoll(field(5));
+    fr->documents = std::stoll(field(6));
+  } catch (const std::exception&) {
+    return InvalidInput(where + ": a number field is not a number");
+  }
+  fr->sha256 = field(2);
+  fr->decode.encoding = field(7);
+  fr->path = UnescapeField(line_.substr(cut[7] + 1));
+  if (*g <= last_) return InvalidInput(where + ": file index " + std::to_string(*g) + " out of order; rerun this task");
+  last_ = *g;
+  return true;
 }
 
 TaskDocReader::~TaskDocReader() {

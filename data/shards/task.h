@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,7 @@ struct TaskSummary {
   int task = 0, tasks = 1;
   std::string data_hash, tokenizer_sha256;
   int64_t documents = 0;                                // records in docs.bin
-  std::vector<std::pair<int64_t, FileRead>> files;      // global file index, how it read
+  int64_t files = 0;                                    // rows in files.tsv
   std::vector<std::pair<int64_t, SourceIssue>> issues;  // global file index, problem (the first kMaxIssuesListed)
   int64_t issue_count = 0;
   CleanReport clean;                                    // the per-document stages
@@ -62,6 +63,18 @@ inline constexpr size_t kMaxFilesListed = 1000;  // input files named in the dat
 // `dir` appears complete or not at all.
 StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const std::string& dir);
 StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir);
+
+// Reads a task's files.tsv row by row, in file order (global index, how the file read).
+class FileTableReader {
+ public:
+  static StatusOr<FileTableReader> Open(const std::string& dir, int task);
+  StatusOr<bool> Next(int64_t* g, FileRead* f);  // false at the end
+
+ private:
+  std::ifstream in_;
+  std::string path_, line_;
+  int64_t lineno_ = 0, last_ = -1;
+};
 
 // Reads a task's docs.bin record by record, in corpus order.
 class TaskDocReader {

@@ -176,3 +176,38 @@ data:
     assert removed["exact_duplicate"] >= 6 and removed["near_duplicate"] >= 1  # across files, so across tasks
     assert rep["clean"]["augmented"]["typo"] > 50 and rep["clean"]["augmented"]["duplicate"] > 50
     assert rep["issues"]["count"] == 1
+
+
+def test_merge_refuses_inputs_that_changed_since_the_tasks(fixture_dir, tmp_path):
+    """The merge takes each file's hash from the task that read it; a file added or
+    removed since the tasks ran is named, before any work, and nothing is written."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(4):
+        (src / f"part-{k}.txt").write_text(f"第{k}份文件，宽带套餐和账单的说明。\n\n" + PARA, encoding="utf-8")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""name: changed
+base_model: {fixture_dir}/tiny-base
+output_dir: {tmp_path}/out
+data:
+  sources:
+    - {{path: {src}, format: text}}
+  seq_len: 64
+""")
+    for i in range(2):
+        r = run([SLICETUNE, "data", "build", str(recipe), "--task", f"{i}/2"])
+        assert r.returncode == 0, r.stderr
+    (src / "part-9.txt").write_text("后来加的文件。\n", encoding="utf-8")
+    r = run([SLICETUNE, "data", "build", str(recipe), "--merge"])
+    assert r.returncode == 2 and f"{src}/part-9.txt: no task read this file" in r.stderr, r.stderr
+    (src / "part-9.txt").unlink()
+    gone = (src / "part-3.txt").read_bytes()
+    (src / "part-3.txt").unlink()
+    r = run([SLICETUNE, "data", "build", str(recipe), "--merge"])
+    assert r.returncode == 2 and f"{src}/part-3.txt: read by a task but not in the sources now" in r.stderr, r.stderr
+    assert not (tmp_path / "out" / "shards").exists()
+    (src / "part-3.txt").write_bytes(gone)
+    r = run([SLICETUNE, "data", "build", str(recipe), "--merge"])
+    assert r.returncode == 0, r.stderr
+    rep = json.load(open(tmp_path / "out" / "shards" / "data_report.json"))
+    assert rep["files_total"]["count"] == 4 and len(rep["files"]) == 4
