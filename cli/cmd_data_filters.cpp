@@ -232,7 +232,7 @@ void AddDedup(CLI::App* data, Status* result) {
         if (!more) break;
         docs.push_back(doc);
       }
-      data::DedupResult r = data::Deduplicate(docs, o->d, 2);
+      ST_ASSIGN_OR_RETURN(data::DedupResult r, data::Deduplicate(docs, o->d, 2));
       for (size_t i = 0; i < docs.size(); ++i)
         if (r.keep[i]) Emit(docs[i], o->jsonl);
       std::cout.flush();

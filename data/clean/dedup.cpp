@@ -1,5 +1,7 @@
 #include "data/clean/dedup.h"
 
+#include "data/clean/signature_store.h"
+
 #include <xxhash.h>
 
 #include <algorithm>
@@ -99,49 +101,61 @@ DocSignature Sign(const std::string& text, const DedupOptions& o) {
   return sig;
 }
 
-DedupResult ResolveDuplicates(const std::vector<DocSignature>& sigs, const DedupOptions& o) {
+StatusOr<DedupResult> ResolveDuplicates(const SignatureStore& sigs, const DedupOptions& o) {
   const size_t n = sigs.size();
   DedupResult r;
   r.keep.assign(n, 1);
   UnionFind uf(n);
   std::vector<uint8_t> exact_dup(n, 0);
   if (o.exact) {
-    std::unordered_map<uint64_t, std::vector<int64_t>> first;  // hi -> indices with that hi
-    for (size_t i = 0; i < n; ++i) {
-      auto& v = first[sigs[i].exact_hi];
-      bool dup = false;
-      for (int64_t j : v)
-        if (sigs[j].exact_lo == sigs[i].exact_lo) {
-          uf.Union(j, (int64_t)i);
-          dup = true;
-          break;
-        }
-      if (dup) exact_dup[i] = 1;
-      else v.push_back((int64_t)i);
+    // Sorted by (hash, index): each run of equal hashes joins its first document.
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      if (sigs.exact_hi(a) != sigs.exact_hi(b)) return sigs.exact_hi(a) < sigs.exact_hi(b);
+      if (sigs.exact_lo(a) != sigs.exact_lo(b)) return sigs.exact_lo(a) < sigs.exact_lo(b);
+      return a < b;
+    });
+    for (size_t k = 1, first = 0; k < n; ++k) {
+      const int64_t i = order[k], f = order[first];
+      if (sigs.exact_hi(i) == sigs.exact_hi(f) && sigs.exact_lo(i) == sigs.exact_lo(f)) {
+        uf.Union(f, i);
+        exact_dup[i] = 1;
+      } else {
+        first = k;
+      }
     }
   }
   if (o.near) {
+    if (sigs.num_perm() != o.num_perm) return InvalidInput("dedup: signatures of " + std::to_string(sigs.num_perm()) +
+                                                           " values where num_perm is " + std::to_string(o.num_perm));
     const int rows = o.num_perm / o.bands;
-    auto similar = [&](size_t a, size_t b) {
-      const auto& x = sigs[a].minhash;
-      const auto& y = sigs[b].minhash;
+    std::vector<uint32_t> buf_a, buf_b;
+    auto similar = [&](int64_t a, int64_t b) -> StatusOr<bool> {
+      ST_ASSIGN_OR_RETURN(const uint32_t* x, sigs.Get(a, &buf_a));
+      ST_ASSIGN_OR_RETURN(const uint32_t* y, sigs.Get(b, &buf_b));
       int same = 0;
       for (int k = 0; k < o.num_perm; ++k) same += x[k] == y[k];
       return same >= o.threshold * o.num_perm - 1e-9;
     };
+    std::vector<std::pair<uint64_t, int64_t>> keys;
     for (int band = 0; band < o.bands; ++band) {
-      // Band hash -> earlier documents in that bucket; each new one is checked
-      // against them (at most kMaxCompare: a huge bucket is one cluster already).
+      // Documents sharing this band's hash form a bucket; each is checked against
+      // the bucket's earlier documents (at most kMaxCompare: a huge bucket is one
+      // cluster already). Sorting by (hash, index) lists a bucket in document order.
       constexpr size_t kMaxCompare = 64;
-      std::unordered_map<uint64_t, std::vector<int64_t>> bucket;
-      bucket.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        if (sigs[i].minhash.empty() || exact_dup[i]) continue;
-        const uint64_t key = XXH3_64bits(sigs[i].minhash.data() + band * rows, rows * sizeof(uint32_t));
-        auto& members = bucket[key];
-        for (size_t k = 0; k < members.size() && k < kMaxCompare; ++k)
-          if (uf.Find(members[k]) != uf.Find((int64_t)i) && similar(members[k], i)) uf.Union(members[k], (int64_t)i);
-        members.push_back((int64_t)i);
+      ST_RETURN_IF_ERROR(sigs.BandKeys(band, rows, exact_dup, &keys));
+      std::sort(keys.begin(), keys.end());
+      for (size_t g = 0; g < keys.size();) {
+        size_t end = g + 1;
+        while (end < keys.size() && keys[end].first == keys[g].first) ++end;
+        for (size_t p = g + 1; p < end; ++p)
+          for (size_t k = g; k < p && k < g + kMaxCompare; ++k) {
+            if (uf.Find(keys[k].second) == uf.Find(keys[p].second)) continue;
+            ST_ASSIGN_OR_RETURN(bool same, similar(keys[k].second, keys[p].second));
+            if (same) uf.Union(keys[k].second, keys[p].second);
+          }
+        g = end;
       }
     }
   }
@@ -160,7 +174,8 @@ DedupResult ResolveDuplicates(const std::vector<DocSignature>& sigs, const Dedup
   return r;
 }
 
-DedupResult Deduplicate(const std::vector<std::string>& texts, const DedupOptions& o, int threads) {
+StatusOr<DedupResult> Deduplicate(const std::vector<std::string>& texts, const DedupOptions& o, int threads) {
+  ST_RETURN_IF_ERROR(ValidateDedupOptions(o));
   std::vector<DocSignature> sigs(texts.size());
   threads = std::max(1, std::min<int>(threads, (int)texts.size()));
   std::vector<std::thread> pool;
@@ -169,7 +184,9 @@ DedupResult Deduplicate(const std::vector<std::string>& texts, const DedupOption
       for (size_t i = t; i < texts.size(); i += threads) sigs[i] = Sign(texts[i], o);
     });
   for (auto& th : pool) th.join();
-  return ResolveDuplicates(sigs, o);
+  ST_ASSIGN_OR_RETURN(SignatureStore store, SignatureStore::Create(o.num_perm));
+  for (const auto& s : sigs) ST_RETURN_IF_ERROR(store.Add(s));
+  return ResolveDuplicates(store, o);
 }
 
 }  // namespace st::data

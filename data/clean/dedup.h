@@ -50,9 +50,10 @@ struct DedupResult {
 };
 
 // Phase 2, over the whole corpus (signatures in document order).
-DedupResult ResolveDuplicates(const std::vector<DocSignature>& sigs, const DedupOptions& o);
+class SignatureStore;
+StatusOr<DedupResult> ResolveDuplicates(const SignatureStore& sigs, const DedupOptions& o);
 
 // Both phases on texts, `threads` workers for phase 1.
-DedupResult Deduplicate(const std::vector<std::string>& texts, const DedupOptions& o, int threads = 1);
+StatusOr<DedupResult> Deduplicate(const std::vector<std::string>& texts, const DedupOptions& o, int threads = 1);
 
 }  // namespace st::data

@@ -1,5 +1,8 @@
 #include "data/clean/pipeline.h"
 
+#include "data/clean/signature_store.h"
+
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 
@@ -59,18 +62,31 @@ void Add(DeidStats* a, const DeidStats& b) {
 
 }  // namespace
 
-std::vector<uint8_t> RemoveDuplicates(const std::vector<DocSignature>& sigs, const std::vector<std::string>& sources,
-                                      const DedupOptions& o, CleanReport* rep) {
-  DedupResult r = ResolveDuplicates(sigs, o);
+StatusOr<std::vector<uint8_t>> RemoveDuplicates(const SignatureStore& sigs, const DedupOptions& o, const NameDocuments& names,
+                                                CleanReport* rep) {
+  ST_ASSIGN_OR_RETURN(DedupResult r, ResolveDuplicates(sigs, o));
+  std::vector<int64_t> members;
+  for (const auto& c : r.clusters) {
+    members.push_back(c.kept);
+    members.insert(members.end(), c.removed.begin(), c.removed.end());
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  std::vector<std::string> named;
+  if (!members.empty()) {
+    ST_ASSIGN_OR_RETURN(named, names(members));
+    if (named.size() != members.size()) return RuntimeError("dedup: the documents to name were not all found");
+  }
+  auto name = [&](int64_t i) { return named[std::lower_bound(members.begin(), members.end(), i) - members.begin()]; };
   for (const auto& c : r.clusters) {
     DupClusterReport cr;
-    cr.kept = sources[c.kept];
+    cr.kept = name(c.kept);
     cr.exact = c.exact;
-    for (int64_t k : c.removed) cr.removed.push_back(sources[k]);
+    for (int64_t k : c.removed) cr.removed.push_back(name(k));
     rep->clusters.push_back(std::move(cr));
     // Exact or near: whether the removed text equals the kept one.
     for (int64_t k : c.removed) {
-      const bool exact = sigs[k].exact_hi == sigs[c.kept].exact_hi && sigs[k].exact_lo == sigs[c.kept].exact_lo;
+      const bool exact = sigs.exact_hi(k) == sigs.exact_hi(c.kept) && sigs.exact_lo(k) == sigs.exact_lo(c.kept);
       ++rep->removed[exact ? "exact_duplicate" : "near_duplicate"];
     }
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,10 +48,12 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
 // The text duplicate detection and the content hash look at.
 std::string DocumentText(const Document& d);
 
-// Duplicate removal over signatures in corpus order (`sources[i]` names document i):
-// fills report->clusters and ->removed, returns which to keep.
-std::vector<uint8_t> RemoveDuplicates(const std::vector<DocSignature>& sigs, const std::vector<std::string>& sources,
-                                      const DedupOptions& o, CleanReport* report);
+// Duplicate removal over signatures in corpus order: fills report->clusters and
+// ->removed, returns which to keep. The clusters' documents are named by one call
+// of `names` with their indices, ascending (a corpus's names are not all held).
+using NameDocuments = std::function<StatusOr<std::vector<std::string>>(const std::vector<int64_t>& indices)>;
+StatusOr<std::vector<uint8_t>> RemoveDuplicates(const SignatureStore& sigs, const DedupOptions& o, const NameDocuments& names,
+                                                CleanReport* report);
 
 // Adds b's counts into a (the tasks of a multi-task build, merged).
 void MergeCleanReport(CleanReport* a, const CleanReport& b);

@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "data/clean/pipeline.h"
+#include "data/clean/signature_store.h"
 #include "data/shards/manifest.h"
 #include "data/shards/packer.h"
 #include "data/shards/report.h"
@@ -217,18 +218,35 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
   // Pass 1: duplicates, over the source documents (an augmentation pair follows its document).
   std::vector<uint8_t> keep;
   if (r.data.clean.dedup) {
-    ST_ASSIGN_OR_RETURN(CorpusOrder order, CorpusOrder::Open(dirs));
-    std::vector<DocSignature> sigs;
-    std::vector<std::string> sources;
-    TaskDoc d;
-    while (true) {
-      ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
-      if (!more) break;
-      if (d.derived) continue;
-      sigs.push_back(std::move(d.sig));
-      sources.push_back(std::move(d.source));
+    // The signatures go to a file beside the task outputs (num_perm x 4 bytes per
+    // document), so that memory holds 17 bytes per document, not the signature.
+    const DedupOptions dedup = ToDedupOptions(r.data.clean, 1);
+    ST_ASSIGN_OR_RETURN(SignatureStore sigs,
+                        SignatureStore::Create(dedup.num_perm, (fs::path(TasksDir(r)) / "dedup-signatures.tmp").string()));
+    {
+      ST_ASSIGN_OR_RETURN(CorpusOrder order, CorpusOrder::Open(dirs));
+      TaskDoc d;
+      while (true) {
+        ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
+        if (!more) break;
+        if (!d.derived) ST_RETURN_IF_ERROR(sigs.Add(d.sig));
+      }
     }
-    keep = RemoveDuplicates(sigs, sources, ToDedupOptions(r.data.clean, 1), &clean);
+    ST_RETURN_IF_ERROR(sigs.Finish());
+    // The clusters' documents, named from one more pass over the task outputs.
+    auto names = [&](const std::vector<int64_t>& wanted) -> StatusOr<std::vector<std::string>> {
+      std::vector<std::string> out;
+      ST_ASSIGN_OR_RETURN(CorpusOrder order, CorpusOrder::Open(dirs));
+      TaskDoc d;
+      for (int64_t k = 0; out.size() < wanted.size();) {
+        ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
+        if (!more) break;
+        if (d.derived) continue;
+        if (k++ == wanted[out.size()]) out.push_back(std::move(d.source));
+      }
+      return out;
+    };
+    ST_ASSIGN_OR_RETURN(keep, RemoveDuplicates(sigs, dedup, names, &clean));
   }
 
   // Pass 2: split, pack, write shards as rows fill up.

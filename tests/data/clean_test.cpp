@@ -2,10 +2,14 @@
 // de-identification validators (the labelled-set evaluation is tests/python/test_deid.py).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "data/clean/decode.h"
 #include "data/clean/dedup.h"
+#include "data/clean/signature_store.h"
 #include "data/clean/deid.h"
 #include "data/clean/normalize.h"
+#include "tests/test_util.h"
 
 namespace st::data {
 namespace {
@@ -100,7 +104,9 @@ TEST(Dedup, ExactAndNearDuplicatesKeepTheFirst) {
       "短",  // shorter than a shingle
   };
   DedupOptions o;
-  auto r = Deduplicate(docs, o, 2);
+  auto dr = Deduplicate(docs, o, 2);
+  ASSERT_TRUE(dr.ok()) << dr.status().message();
+  const DedupResult& r = *dr;
   EXPECT_EQ(r.keep, (std::vector<uint8_t>{1, 1, 0, 0, 1}));
   EXPECT_EQ(r.exact_removed, 1);
   EXPECT_EQ(r.near_removed, 1);
@@ -108,7 +114,7 @@ TEST(Dedup, ExactAndNearDuplicatesKeepTheFirst) {
   EXPECT_EQ(r.clusters[0].kept, 0);
   EXPECT_EQ(r.clusters[0].removed, (std::vector<int64_t>{2, 3}));
   // Deterministic, and the same with one thread.
-  EXPECT_EQ(Deduplicate(docs, o, 1).keep, r.keep);
+  EXPECT_EQ(Deduplicate(docs, o, 1)->keep, r.keep);
   o.bands = 7;
   EXPECT_FALSE(ValidateDedupOptions(o).ok());
 }
@@ -130,6 +136,54 @@ TEST(Deid, PlaceholdersAndNoOverlaps) {
   EXPECT_EQ(d->Apply("13800138000@139.com 与 13800138000", &st), "<EMAIL> 与 <PHONE>");
   EXPECT_EQ(st.found[static_cast<int>(PiiType::kEmail)], 1);
   EXPECT_EQ(d->Apply("客服10086，订单2026011234567", nullptr), "客服10086，订单2026011234567");
+}
+
+}  // namespace
+}  // namespace st::data
+
+namespace st::data {
+namespace {
+
+// The merge spills signatures to a file (17 bytes per document stay in memory);
+// the result equals the in-memory one, including a bucket far past the 64
+// comparisons each document gets (80 variants of one text, and exact copies).
+TEST(Dedup, SpilledSignaturesResolveLikeHeldOnes) {
+  testing::TempDir dir;
+  DedupOptions o;
+  o.num_perm = 112;
+  o.bands = 14;
+  std::vector<std::string> texts;
+  const std::string base = "杭州分公司本月宽带新增用户三百二十户，流失用户四十户，净增二百八十户，其中光纤入户占九成以上。";
+  for (int i = 0; i < 80; ++i) texts.push_back(base + base + base + "编号" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) texts.push_back(texts[3]);
+  for (int i = 0; i < 300; ++i) texts.push_back("第" + std::to_string(i * 7919) + "份完全不同的说明，编号" + std::to_string(i));
+  texts.push_back("短");
+  auto held = SignatureStore::Create(o.num_perm);
+  auto spilled = SignatureStore::Create(o.num_perm, dir / "sigs.tmp");
+  ASSERT_TRUE(held.ok() && spilled.ok());
+  for (const auto& t : texts) {
+    const DocSignature sig = Sign(t, o);
+    ASSERT_TRUE(held->Add(sig).ok());
+    ASSERT_TRUE(spilled->Add(sig).ok());
+  }
+  ASSERT_TRUE(spilled->Finish().ok());
+  auto a = ResolveDuplicates(*held, o);
+  auto b = ResolveDuplicates(*spilled, o);
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status().message();
+  EXPECT_EQ(a->keep, b->keep);
+  EXPECT_EQ(a->exact_removed, 5);
+  EXPECT_EQ(a->exact_removed, b->exact_removed);
+  EXPECT_EQ(a->near_removed, b->near_removed);
+  EXPECT_EQ(a->near_removed, 79);  // every variant joins the first
+  ASSERT_EQ(b->clusters.size(), 1u);
+  EXPECT_EQ(b->clusters[0].kept, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "sigs.tmp"));
+  { SignatureStore gone = std::move(*spilled); }
+  EXPECT_FALSE(std::filesystem::exists(dir / "sigs.tmp"));  // the spill file goes with its store
+  // A signature of another length (tasks run with other settings) is an error, not a misread.
+  DocSignature odd;
+  odd.minhash.assign(64, 1);
+  EXPECT_FALSE(held->Add(odd).ok());
 }
 
 }  // namespace
