@@ -182,17 +182,27 @@ StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::LoadChecked(const std::str
 
   // Vocabulary, added tokens, merges.
   if (!model.contains("vocab") || !model["vocab"].is_object()) return InvalidInput(path + ": model.vocab: expected an object");
+  // Token ids index tables sized by the largest: each must be a whole number in
+  // [0, kMaxTokenId) (a negative one indexed before the table; found by fuzz/fuzz_tokenizer_json.cpp).
+  constexpr int64_t kMaxTokenId = 1 << 24;
+  auto id_of = [&](const json& v, const std::string& where) -> StatusOr<int> {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxTokenId)
+      return InvalidInput(path + ": " + where + ": expected a token id from 0 to " + std::to_string(kMaxTokenId - 1) +
+                          ", found " + v.dump().substr(0, 40));
+    return (int)v.get<int64_t>();
+  };
   int max_id = -1;
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
-    const int id = it.value().get<int>();
+    ST_ASSIGN_OR_RETURN(const int id, id_of(it.value(), "model.vocab[\"" + it.key().substr(0, 40) + "\"]"));
     t->vocab_[it.key()] = id;
     max_id = std::max(max_id, id);
   }
   std::vector<std::tuple<int, std::string, bool>> added;
   for (const auto& a : j.value("added_tokens", json::array())) {
-    const int id = a.value("id", -1);
     const std::string content = a.value("content", "");
-    if (id < 0 || content.empty()) return InvalidInput(path + ": added_tokens entry " + a.dump() + " needs an id and content");
+    if (!a.contains("id") || content.empty())
+      return InvalidInput(path + ": added_tokens entry " + a.dump().substr(0, 80) + " needs an id and content");
+    ST_ASSIGN_OR_RETURN(const int id, id_of(a["id"], "added_tokens \"" + content.substr(0, 40) + "\" id"));
     added.emplace_back(id, content, a.value("special", false));
     max_id = std::max(max_id, id);
   }
