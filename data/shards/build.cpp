@@ -145,7 +145,7 @@ class CorpusOrder {
 };
 
 // The merge step, streaming: duplicates resolved over the whole corpus from the
-// signatures (the one part that grows with the corpus: ~0.5 KB per document),
+// signatures (spilled to a file: 17 bytes per document stay in memory),
 // then documents flow in corpus order into the split, the packers and the shards.
 StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string>& dirs) {
   ST_ASSIGN_OR_RETURN(auto tok, LoadTokenizer(r.base_model));
