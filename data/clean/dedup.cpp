@@ -130,10 +130,15 @@ StatusOr<DedupResult> ResolveDuplicates(const SignatureStore& sigs, const DedupO
     if (sigs.num_perm() != o.num_perm) return InvalidInput("dedup: signatures of " + std::to_string(sigs.num_perm()) +
                                                            " values where num_perm is " + std::to_string(o.num_perm));
     const int rows = o.num_perm / o.bands;
-    std::vector<uint32_t> buf_a, buf_b;
-    auto similar = [&](int64_t a, int64_t b) -> StatusOr<bool> {
-      ST_ASSIGN_OR_RETURN(const uint32_t* x, sigs.Get(a, &buf_a));
-      ST_ASSIGN_OR_RETURN(const uint32_t* y, sigs.Get(b, &buf_b));
+    // A spilled store reads signatures from disk: within a bucket each is read at
+    // most twice (as the one checked, and once as one of the first kMaxCompare
+    // members every later one is checked against, kept while the bucket is walked),
+    // not once per comparison.
+    constexpr size_t kMaxCompare = 64;
+    std::vector<std::vector<uint32_t>> head_buf(kMaxCompare);
+    std::vector<const uint32_t*> head(kMaxCompare);
+    std::vector<uint32_t> buf;
+    auto similar = [&](const uint32_t* x, const uint32_t* y) {
       int same = 0;
       for (int k = 0; k < o.num_perm; ++k) same += x[k] == y[k];
       return same >= o.threshold * o.num_perm - 1e-9;
@@ -143,18 +148,26 @@ StatusOr<DedupResult> ResolveDuplicates(const SignatureStore& sigs, const DedupO
       // Documents sharing this band's hash form a bucket; each is checked against
       // the bucket's earlier documents (at most kMaxCompare: a huge bucket is one
       // cluster already). Sorting by (hash, index) lists a bucket in document order.
-      constexpr size_t kMaxCompare = 64;
       ST_RETURN_IF_ERROR(sigs.BandKeys(band, rows, exact_dup, &keys));
       std::sort(keys.begin(), keys.end());
       for (size_t g = 0; g < keys.size();) {
         size_t end = g + 1;
         while (end < keys.size() && keys[end].first == keys[g].first) ++end;
-        for (size_t p = g + 1; p < end; ++p)
+        std::fill(head.begin(), head.end(), nullptr);
+        for (size_t p = g + 1; p < end; ++p) {
+          const uint32_t* y = nullptr;
           for (size_t k = g; k < p && k < g + kMaxCompare; ++k) {
             if (uf.Find(keys[k].second) == uf.Find(keys[p].second)) continue;
-            ST_ASSIGN_OR_RETURN(bool same, similar(keys[k].second, keys[p].second));
-            if (same) uf.Union(keys[k].second, keys[p].second);
+            const uint32_t*& x = head[k - g];
+            if (!x) {
+              ST_ASSIGN_OR_RETURN(x, sigs.Get(keys[k].second, &head_buf[k - g]));
+            }
+            if (!y) {
+              ST_ASSIGN_OR_RETURN(y, sigs.Get(keys[p].second, &buf));
+            }
+            if (similar(x, y)) uf.Union(keys[k].second, keys[p].second);
           }
+        }
         g = end;
       }
     }
