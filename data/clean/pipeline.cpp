@@ -63,7 +63,7 @@ void Add(DeidStats* a, const DeidStats& b) {
 }  // namespace
 
 StatusOr<std::vector<uint8_t>> RemoveDuplicates(const SignatureStore& sigs, const DedupOptions& o, const NameDocuments& names,
-                                                CleanReport* rep) {
+                                                const ClusterSink& sink, CleanReport* rep) {
   ST_ASSIGN_OR_RETURN(DedupResult r, ResolveDuplicates(sigs, o));
   std::vector<int64_t> members;
   for (const auto& c : r.clusters) {
@@ -83,7 +83,7 @@ StatusOr<std::vector<uint8_t>> RemoveDuplicates(const SignatureStore& sigs, cons
     cr.kept = name(c.kept);
     cr.exact = c.exact;
     for (int64_t k : c.removed) cr.removed.push_back(name(k));
-    rep->clusters.push_back(std::move(cr));
+    ST_RETURN_IF_ERROR(sink(cr));
     // Exact or near: whether the removed text equals the kept one.
     for (int64_t k : c.removed) {
       const bool exact = sigs.exact_hi(k) == sigs.exact_hi(c.kept) && sigs.exact_lo(k) == sigs.exact_lo(c.kept);
@@ -101,8 +101,6 @@ void MergeCleanReport(CleanReport* a, const CleanReport& b) {
   for (const auto& [k, v] : b.augmented) a->augmented[k] += v;
   Add(&a->normalize, b.normalize);
   Add(&a->deid, b.deid);
-  a->pii_documents.insert(a->pii_documents.end(), b.pii_documents.begin(), b.pii_documents.end());
-  a->clusters.insert(a->clusters.end(), b.clusters.begin(), b.clusters.end());
 }
 
 NormalizeOptions ToNormalizeOptions(const CleanSpec& s) {
@@ -190,7 +188,6 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
     for (const auto& s : st) Add(&rep->deid, s);
     for (size_t i = 0; i < n; ++i)
       if (std::any_of(per_doc[i].counts.begin(), per_doc[i].counts.end(), [](int64_t c) { return c > 0; })) {
-        per_doc[i].source = (*docs)[i].source;
         per_doc[i].order = (*docs)[i].order;
         rep->pii_documents.push_back(per_doc[i]);
       }

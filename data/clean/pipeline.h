@@ -19,10 +19,11 @@
 
 namespace st::data {
 
+// What de-identification found in one document of a batch (CleanDocuments); a data
+// task stores the counts with the document's record, and the merge streams them to
+// pii_documents.jsonl beside the data report.
 struct PiiDocument {
   int64_t order = 0;  // the Document's order
-  int64_t file = 0, pos = 0;  // set by a data task: global file index and position, for merging in corpus order
-  std::string source;
   std::array<int64_t, kNumPiiTypes> counts{};
 };
 
@@ -37,8 +38,7 @@ struct CleanReport {
   std::map<std::string, int64_t> removed;  // reason -> documents
   NormalizeStats normalize;
   DeidStats deid;
-  std::vector<PiiDocument> pii_documents;
-  std::vector<DupClusterReport> clusters;
+  std::vector<PiiDocument> pii_documents;  // this batch's documents with PII (not merged, not in the JSON)
   std::map<std::string, int64_t> augmented;  // augmentation pairs made, by kind
 };
 
@@ -48,12 +48,14 @@ Status CleanDocuments(std::vector<Document>* docs, const CleanSpec& spec, int th
 // The text duplicate detection and the content hash look at.
 std::string DocumentText(const Document& d);
 
-// Duplicate removal over signatures in corpus order: fills report->clusters and
-// ->removed, returns which to keep. The clusters' documents are named by one call
-// of `names` with their indices, ascending (a corpus's names are not all held).
+// Duplicate removal over signatures in corpus order: counts report->removed, hands
+// each cluster to `sink` in order of its kept document (not held: a corpus may have
+// millions), returns which to keep. The clusters' documents are named by one call of
+// `names` with their indices, ascending (a corpus's names are not all held).
 using NameDocuments = std::function<StatusOr<std::vector<std::string>>(const std::vector<int64_t>& indices)>;
+using ClusterSink = std::function<Status(const DupClusterReport&)>;
 StatusOr<std::vector<uint8_t>> RemoveDuplicates(const SignatureStore& sigs, const DedupOptions& o, const NameDocuments& names,
-                                                CleanReport* report);
+                                                const ClusterSink& sink, CleanReport* report);
 
 // Adds b's counts into a (the tasks of a multi-task build, merged).
 void MergeCleanReport(CleanReport* a, const CleanReport& b);

@@ -13,6 +13,7 @@
 #include "data/shards/manifest.h"
 #include "data/shards/packer.h"
 #include "data/shards/report.h"
+#include "data/shards/report_lists.h"
 #include "data/shards/shard_io.h"
 #include "data/shards/task.h"
 #include "core/model_spec.h"
@@ -165,9 +166,6 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
     MergeCleanReport(&clean, t.clean);
   }
   std::stable_sort(all_issues.begin(), all_issues.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::stable_sort(clean.pii_documents.begin(), clean.pii_documents.end(), [](const PiiDocument& a, const PiiDocument& b) {
-    return a.file != b.file ? a.file < b.file : a.pos < b.pos;
-  });
 
   // Input hashes first (a merge over inputs that changed since the tasks ran stops
   // before any work), from the tasks, which hashed each file while reading it (no
@@ -215,6 +213,14 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
   const json files_total = {{"count", total_files}, {"bytes", total_bytes}, {"documents", total_docs},
                             {"listed", (int64_t)files.size()}};
 
+  // The shards' folder, built under a temporary name; the report's lists stream into it.
+  const std::string final_dir = ShardsDir(r);
+  AtomicDir atomic_dir;
+  ST_RETURN_IF_ERROR(atomic_dir.Open(final_dir));
+  const std::string dir = atomic_dir.temp_path();
+  ReportLists lists;
+  ST_RETURN_IF_ERROR(lists.Open(dir));
+
   // Pass 1: duplicates, over the source documents (an augmentation pair follows its document).
   std::vector<uint8_t> keep;
   if (r.data.clean.dedup) {
@@ -246,14 +252,11 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
       }
       return out;
     };
-    ST_ASSIGN_OR_RETURN(keep, RemoveDuplicates(sigs, dedup, names, &clean));
+    auto sink = [&](const DupClusterReport& c) { return lists.AddCluster(c); };
+    ST_ASSIGN_OR_RETURN(keep, RemoveDuplicates(sigs, dedup, names, sink, &clean));
   }
 
   // Pass 2: split, pack, write shards as rows fill up.
-  const std::string final_dir = ShardsDir(r);
-  AtomicDir atomic_dir;
-  ST_RETURN_IF_ERROR(atomic_dir.Open(final_dir));
-  const std::string dir = atomic_dir.temp_path();
   BuildSummary sum;
   json shards = json::array();
   int64_t truncated = 0, padded = 0, train_docs = 0, val_docs = 0;
@@ -297,6 +300,8 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
     while (true) {
       ST_ASSIGN_OR_RETURN(bool more, order.Next(&d));
       if (!more) break;
+      // Every document with PII, kept or removed as a duplicate, in corpus order.
+      if (!d.derived) ST_RETURN_IF_ERROR(lists.AddPiiDocument(d.source, d.pii));
       if (!d.derived) parent_kept = keep.empty() || keep[k++];
       if (!parent_kept) continue;
       ++sum.documents;
@@ -335,6 +340,7 @@ StatusOr<BuildSummary> MergeTasks(const Recipe& r, const std::vector<std::string
                  {"truncated_samples", truncated}, {"sample_length_histogram", h},
                  {"recipe", r.name}, {"inputs", inputs}, {"files", files}, {"files_total", files_total},
                  {"issues", {{"count", issue_count}, {"listed", issues}}}, {"clean", CleanReportJson(clean)}};
+  ST_RETURN_IF_ERROR(lists.Finish(&report["clean"]));
   ST_RETURN_IF_ERROR(WriteDataReport(dir, report));
   ST_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "manifest.json").string(), manifest.dump(2) + "\n"));
   ST_RETURN_IF_ERROR(atomic_dir.Commit());

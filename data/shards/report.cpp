@@ -1,8 +1,10 @@
 #include "data/shards/report.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "core/file_io.h"
@@ -84,7 +86,7 @@ std::string MdBars(const std::string& title, const std::string& key, const Bars&
 
 }  // namespace
 
-json CleanReportJson(const CleanReport& c, bool with_positions) {
+json CleanReportJson(const CleanReport& c) {
   json removed = json::object();
   for (const auto& [k, v] : c.removed) removed[k] = v;
   json pii_found = json::object(), pii_replaced = json::object();
@@ -93,19 +95,6 @@ json CleanReportJson(const CleanReport& c, bool with_positions) {
     pii_found[name] = c.deid.found[t];
     pii_replaced[name] = c.deid.replaced[t];
   }
-  json docs = json::array();
-  for (const auto& d : c.pii_documents) {
-    json counts = json::object();
-    for (int t = 0; t < kNumPiiTypes; ++t)
-      if (d.counts[t]) counts[PiiTypeName(static_cast<PiiType>(t))] = d.counts[t];
-    docs.push_back({{"source", d.source}, {"counts", counts}});
-    if (with_positions) {
-      docs.back()["file"] = d.file;
-      docs.back()["pos"] = d.pos;
-    }
-  }
-  json clusters = json::array();
-  for (const auto& cl : c.clusters) clusters.push_back({{"kept", cl.kept}, {"removed", cl.removed}, {"exact", cl.exact}});
   const auto& n = c.normalize;
   json augmented = json::object();
   for (const auto& [k, v] : c.augmented) augmented[k] = v;
@@ -116,8 +105,7 @@ json CleanReportJson(const CleanReport& c, bool with_positions) {
           {"normalize", {{"documents_changed", n.documents_changed}, {"nfc", n.nfc}, {"fullwidth", n.fullwidth},
                          {"controls", n.controls}, {"whitespace", n.whitespace}, {"t2s", n.t2s}}},
           {"pii", {{"found", pii_found}, {"replaced", pii_replaced}, {"documents_with_pii", c.deid.documents_with_pii},
-                   {"rejected_candidates", c.deid.rejected}, {"allowed", c.deid.allowed}, {"documents", docs}}},
-          {"duplicate_clusters", clusters}};
+                   {"rejected_candidates", c.deid.rejected}, {"allowed", c.deid.allowed}}}};
 }
 
 CleanReport CleanReportFromJson(const json& j) {
@@ -147,14 +135,6 @@ CleanReport CleanReportFromJson(const json& j) {
     c.deid.documents_with_pii = p.value("documents_with_pii", (int64_t)0);
     c.deid.rejected = p.value("rejected_candidates", (int64_t)0);
     c.deid.allowed = p.value("allowed", (int64_t)0);
-    for (const auto& d : p["documents"]) {
-      PiiDocument pd;
-      pd.source = d.value("source", "");
-      pd.file = d.value("file", (int64_t)0);
-      pd.pos = d.value("pos", (int64_t)0);
-      for (int t = 0; t < kNumPiiTypes; ++t) pd.counts[t] = d["counts"].value(PiiTypeName(static_cast<PiiType>(t)), (int64_t)0);
-      c.pii_documents.push_back(pd);
-    }
   }
   return c;
 }
@@ -176,9 +156,38 @@ Status WriteDataReport(const std::string& dir, const json& r) {
     for (const auto& [k, v] : clean["pii"]["found"].items())
       if (v.get<int64_t>() > 0) pii.emplace_back(k, v.get<int64_t>());
   std::map<int64_t, int64_t> sizes;
-  if (clean.contains("duplicate_clusters"))
-    for (const auto& c : clean["duplicate_clusters"]) ++sizes[(int64_t)c["removed"].size() + 1];
+  const json& dups = clean.contains("duplicate_clusters") ? clean["duplicate_clusters"] : empty;
+  if (dups.contains("by_size"))
+    for (const auto& [k, v] : dups["by_size"].items()) sizes[std::stoll(k)] = v.get<int64_t>();
   for (const auto& [s, n] : sizes) cluster_sizes.emplace_back(std::to_string(s) + " documents", n);
+  const json& pii_info = clean.contains("pii") ? clean["pii"] : empty;
+  // The largest clusters and the documents with the most PII: their first rows, the
+  // rest in the JSON Lines files the report names.
+  auto cluster_rows = [&] {
+    std::vector<std::array<std::string, 3>> rows;
+    if (!dups.contains("largest")) return rows;
+    for (const auto& c : dups["largest"]) {
+      std::string rem;
+      const int64_t n = I(c, "size") - 1;
+      for (size_t k = 0; k < c["removed"].size(); ++k) rem += (k ? ", " : "") + c["removed"][k].get<std::string>();
+      if (n > (int64_t)c["removed"].size()) rem += ", … (" + Num(n) + ")";
+      rows.push_back({c.value("kept", ""), rem, c.value("exact", false) ? "exact" : "near"});
+    }
+    return rows;
+  };
+  auto pii_rows = [&] {
+    std::vector<std::array<std::string, 2>> rows;
+    if (!pii_info.contains("top_documents")) return rows;
+    for (const auto& d : pii_info["top_documents"]) {
+      std::string counts;
+      for (const auto& [k, v] : d["counts"].items()) counts += (counts.empty() ? "" : ", ") + k + " " + Num(v.get<int64_t>());
+      rows.push_back({d.value("source", ""), counts});
+    }
+    return rows;
+  };
+  auto all_in = [&](const json& j, const char* count, const char* file, const char* what) {
+    return "All " + Num(I(j, count)) + " " + what + ": " + j.value(file, std::string("")) + " (JSON Lines, beside this report).";
+  };
 
   const int64_t docs_in = I(clean, "documents_in"), docs_out = I(clean, "documents_out");
   const json& issues = r.contains("issues") ? r["issues"] : empty;
@@ -195,6 +204,16 @@ Status WriteDataReport(const std::string& dir, const json& r) {
   md += "| input problems | " + Num(I(issues, "count")) + " |\n\n";
   md += MdBars("Sample length", "length", lengths) + MdBars("Removed, by reason", "reason", removed) +
         MdBars("Personal data found, by type", "type", pii) + MdBars("Duplicate clusters, by size", "size", cluster_sizes);
+  if (!pii_rows().empty()) {
+    md += "### Documents with the most personal data\n\n| document | found |\n|---|---|\n";
+    for (const auto& [src, counts] : pii_rows()) md += "| " + Md(src) + " | " + Md(counts) + " |\n";
+    md += "\n" + all_in(pii_info, "documents_listed", "documents_file", "documents with personal data") + "\n\n";
+  }
+  if (!cluster_rows().empty()) {
+    md += "### Largest duplicate clusters\n\n| kept | removed | kind |\n|---|---|---|\n";
+    for (const auto& [kept, rem, kind] : cluster_rows()) md += "| " + Md(kept) + " | " + Md(rem) + " | " + kind + " |\n";
+    md += "\n" + all_in(dups, "count", "file", "clusters") + "\n\n";
+  }
   if (r.contains("files")) {
     md += "### Input files\n\n| file | encoding | bytes | invalid bytes | documents |\n|---|---|---:|---:|---:|\n";
     for (const auto& f : r["files"])
@@ -227,18 +246,16 @@ Status WriteDataReport(const std::string& dir, const json& r) {
   h += "</div>\n";
   h += SvgBars("Sample length (tokens)", lengths) + SvgBars("Removed, by reason", removed) +
        SvgBars("Personal data found, by type", pii) + SvgBars("Duplicate clusters, by size", cluster_sizes);
-  if (clean.contains("duplicate_clusters") && !clean["duplicate_clusters"].empty()) {
+  if (!pii_rows().empty()) {
+    h += "<h2>Documents with the most personal data</h2><table><tr><th>document</th><th>found</th></tr>";
+    for (const auto& [src, counts] : pii_rows()) h += "<tr><td>" + Html(src) + "</td><td>" + Html(counts) + "</td></tr>";
+    h += "</table>\n<p>" + Html(all_in(pii_info, "documents_listed", "documents_file", "documents with personal data")) + "</p>\n";
+  }
+  if (!cluster_rows().empty()) {
     h += "<h2>Largest duplicate clusters</h2><table><tr><th>kept</th><th>removed</th><th>kind</th></tr>";
-    std::vector<json> cl(clean["duplicate_clusters"].begin(), clean["duplicate_clusters"].end());
-    std::stable_sort(cl.begin(), cl.end(), [](const json& a, const json& b) { return a["removed"].size() > b["removed"].size(); });
-    for (size_t i = 0; i < cl.size() && i < 20; ++i) {
-      std::string rem;
-      for (size_t k = 0; k < cl[i]["removed"].size() && k < 5; ++k) rem += (k ? ", " : "") + cl[i]["removed"][k].get<std::string>();
-      if (cl[i]["removed"].size() > 5) rem += ", … (" + std::to_string(cl[i]["removed"].size()) + ")";
-      h += "<tr><td>" + Html(cl[i].value("kept", "")) + "</td><td>" + Html(rem) + "</td><td>" +
-           (cl[i].value("exact", false) ? "exact" : "near") + "</td></tr>";
-    }
-    h += "</table>\n";
+    for (const auto& [kept, rem, kind] : cluster_rows())
+      h += "<tr><td>" + Html(kept) + "</td><td>" + Html(rem) + "</td><td>" + kind + "</td></tr>";
+    h += "</table>\n<p>" + Html(all_in(dups, "count", "file", "clusters")) + "</p>\n";
   }
   if (r.contains("files")) {
     h += "<h2>Input files</h2><table><tr><th>file</th><th>encoding</th><th>bytes</th><th>invalid bytes</th><th>documents</th></tr>";

@@ -12,8 +12,9 @@
 
 namespace st::data {
 
-// `with_positions`: PII documents carry their file and position (a task's summary).
-nlohmann::json CleanReportJson(const CleanReport& c, bool with_positions = false);
+// The counts only: the merge adds the per-document PII rows and the duplicate
+// clusters, which it streams to their own files (DataReportFiles).
+nlohmann::json CleanReportJson(const CleanReport& c);
 CleanReport CleanReportFromJson(const nlohmann::json& j);
 
 // Writes the three files into `dir` (each atomically).

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +102,13 @@ void Encode(const TaskDoc& d, std::string* b) {
   b->append(reinterpret_cast<const char*>(d.sample.mask.data()), d.sample.mask.size());
   Put<uint32_t>(b, (uint32_t)d.source.size());
   b->append(d.source);
+  const auto found = std::count_if(d.pii.begin(), d.pii.end(), [](int64_t c) { return c > 0; });
+  Put<uint8_t>(b, (uint8_t)found);
+  for (int t = 0; t < kNumPiiTypes; ++t)
+    if (d.pii[t] > 0) {
+      Put<uint8_t>(b, (uint8_t)t);
+      Put<uint32_t>(b, (uint32_t)std::min<int64_t>(d.pii[t], UINT32_MAX));
+    }
 }
 
 }  // namespace
@@ -189,9 +197,11 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
     seen += (int64_t)docs.size();
     CleanReport clean;
     ST_RETURN_IF_ERROR(CleanDocuments(&docs, r.data.clean, threads, &clean));
-    for (auto& p : clean.pii_documents) {
-      p.file = gfile[p.order];
-      p.pos = pos[p.order];
+    // What de-identification found goes with each document's record (by its order in the batch).
+    std::vector<const PiiDocument*> pii_of;
+    if (!clean.pii_documents.empty()) {
+      pii_of.assign(pos.size(), nullptr);
+      for (const auto& p : clean.pii_documents) pii_of[p.order] = &p;
     }
     MergeCleanReport(&sum.clean, clean);
     if (aug) {  // pairs from each text document's sentences, placed right after it
@@ -228,6 +238,7 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
       td.derived = d.derived;
       td.source = d.source;
       td.content_hash = ContentHash(d);
+      if (!d.derived && !pii_of.empty() && pii_of[d.order]) td.pii = pii_of[d.order]->counts;
       if (r.data.clean.dedup && !d.derived) td.sig = Sign(DocumentText(d), dedup);
       const SourceSpec& src = r.data.sources[d.source_index];
       TokenizedSample& s = td.sample;
@@ -285,9 +296,9 @@ StatusOr<TaskSummary> RunDataTask(const Recipe& r, int task, int tasks, const st
   ST_RETURN_IF_ERROR(files_tsv.Commit());
   json issues = json::array();
   for (const auto& [g, is] : sum.issues) issues.push_back({{"file", g}, {"where", is.where}, {"what", is.what}});
-  json summary = {{"format", "slicetune-data-task"}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
+  json summary = {{"format", "slicetune-data-task"}, {"format_version", kTaskFormatVersion}, {"task", task}, {"tasks", tasks}, {"data_sha256", sum.data_hash},
                   {"tokenizer_sha256", sum.tokenizer_sha256}, {"files", sum.files}, {"issues", issues},
-                  {"issue_count", sum.issue_count}, {"clean", CleanReportJson(sum.clean, /*with_positions=*/true)},
+                  {"issue_count", sum.issue_count}, {"clean", CleanReportJson(sum.clean)},
                   {"documents", sum.documents}};
   ST_RETURN_IF_ERROR(WriteFileAtomic(ad / "summary.json", summary.dump(1) + "\n"));
   ST_RETURN_IF_ERROR(ad.Commit());
@@ -298,6 +309,9 @@ StatusOr<TaskSummary> ReadTaskSummary(const std::string& dir) {
   const std::string sp = (fs::path(dir) / "summary.json").string();
   ST_ASSIGN_OR_RETURN(json s, ReadJsonFile(sp));
   if (s.value("format", "") != "slicetune-data-task") return InvalidInput(sp + ": not a data task summary");
+  if (!s.contains("format_version") || !s["format_version"].is_number_integer() || s["format_version"] != kTaskFormatVersion)
+    return InvalidInput(sp + ": written by another slicetune version (task format " + s.value("format_version", json(1)).dump() +
+                        ", this one reads " + std::to_string(kTaskFormatVersion) + "); rerun the task");
   TaskSummary t;
   t.task = s.value("task", 0);
   t.tasks = s.value("tasks", 1);
@@ -386,9 +400,17 @@ StatusOr<bool> TaskDocReader::Next(TaskDoc* d) {
       uint32_t sl = 0;
       ok = get(d->sample.ids.data(), t * sizeof(int32_t)) && get(d->sample.mask.data(), t) && get(&sl, sizeof sl) &&
            sl < (1u << 20);
+      uint8_t k = 0;
       if (ok) {
         d->source.resize(sl);
-        ok = get(d->source.data(), sl);
+        ok = get(d->source.data(), sl) && get(&k, 1) && k <= kNumPiiTypes;
+      }
+      d->pii.fill(0);
+      for (uint8_t i = 0; ok && i < k; ++i) {
+        uint8_t type = 0;
+        uint32_t count = 0;
+        ok = get(&type, 1) && get(&count, sizeof count) && type < kNumPiiTypes;
+        if (ok) d->pii[type] = count;
       }
     }
   }

@@ -21,8 +21,10 @@
 //   uint32 n, then n uint32: the MinHash signature (n = 0 without dedup)
 //   uint32 t, then t int32 token ids and t uint8 loss-mask bytes
 //   uint32 s, then s bytes: the source ("file:line")
+//   uint8 k, then k times (uint8 PII type, uint32 count): what de-identification found
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -43,6 +45,7 @@ struct TaskDoc {
   uint64_t content_hash = 0;
   DocSignature sig;
   TokenizedSample sample;
+  std::array<int64_t, kNumPiiTypes> pii{};  // found by de-identification, by type
 };
 
 struct TaskSummary {
@@ -55,6 +58,7 @@ struct TaskSummary {
   CleanReport clean;                                    // the per-document stages
 };
 
+inline constexpr int kTaskFormatVersion = 2;  // 2: docs.bin records carry PII counts
 inline constexpr size_t kMaxIssuesListed = 1000;
 inline constexpr size_t kMaxFilesListed = 1000;  // input files named in the data report
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "data/shards/packer.h"
+#include "data/shards/report_lists.h"
 #include "data/shards/shard_io.h"
 #include "tests/test_util.h"
 
@@ -111,6 +112,58 @@ TEST(Shards, ADamagedShardIsCaughtByItsChecksumBeforeHdf5ReadsIt) {
   std::filesystem::resize_file(dir / "t.h5", size - 100);
   EXPECT_FALSE(ReadShard(dir / "t.h5").ok());
   EXPECT_TRUE(ReadShard(path).ok());
+}
+
+TEST(ReportLists, StreamEveryRowAndKeepTheLargestInArrivalOrder) {
+  testing::TempDir dir;
+  ReportLists lists;
+  ASSERT_TRUE(lists.Open(dir.str()).ok());
+  // 30 clusters: sizes 2..7 repeating; the report keeps the 20 largest, ties in arrival order.
+  for (int i = 0; i < 30; ++i) {
+    DupClusterReport c;
+    c.kept = "k" + std::to_string(i);
+    for (int m = 0; m <= i % 6; ++m) c.removed.push_back("r" + std::to_string(i) + "." + std::to_string(m));
+    c.exact = i % 2 == 0;
+    ASSERT_TRUE(lists.AddCluster(c).ok());
+  }
+  std::array<int64_t, kNumPiiTypes> none{}, some{};
+  some[0] = 2;
+  some[1] = 1;
+  ASSERT_TRUE(lists.AddPiiDocument("a.txt:1", none).ok());  // nothing found: not listed
+  ASSERT_TRUE(lists.AddPiiDocument("a.txt:3", some).ok());
+  nlohmann::json clean = {{"pii", {{"documents_with_pii", 1}}}};
+  ASSERT_TRUE(lists.Finish(&clean).ok());
+  const auto& d = clean["duplicate_clusters"];
+  EXPECT_EQ(d["count"], 30);
+  EXPECT_EQ(d["by_size"], (nlohmann::json{{"2", 5}, {"3", 5}, {"4", 5}, {"5", 5}, {"6", 5}, {"7", 5}}));
+  ASSERT_EQ(d["largest"].size(), kTopListed);
+  std::vector<std::string> kept;
+  for (const auto& c : d["largest"]) kept.push_back(c["kept"]);
+  EXPECT_EQ(kept[0], "k5");  // the first of size 7
+  EXPECT_EQ(kept[4], "k29");
+  EXPECT_EQ(kept[5], "k4");  // then size 6, in arrival order
+  EXPECT_EQ(kept[14], "k27");  // the last of size 5
+  EXPECT_EQ(kept[19], "k26");  // the last of size 4; those of sizes 2 and 3 do not fit
+  EXPECT_EQ(d["largest"][0]["size"], 7);
+  EXPECT_EQ(d["largest"][0]["removed"].size(), kClusterMembersListed);
+  EXPECT_EQ(d["largest"][0]["removed"][0], "r5.0");
+  // The files hold every row, whole, in arrival order.
+  std::ifstream cf(dir / kDuplicateClustersFile);
+  std::string line;
+  int rows = 0;
+  while (std::getline(cf, line)) {
+    const auto row = nlohmann::json::parse(line);
+    EXPECT_EQ(row["kept"], "k" + std::to_string(rows));
+    EXPECT_EQ(row["removed"].size(), (size_t)(rows % 6 + 1));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 30);
+  std::ifstream pf(dir / kPiiDocumentsFile);
+  ASSERT_TRUE(std::getline(pf, line));
+  EXPECT_EQ(nlohmann::json::parse(line)["source"], "a.txt:3");
+  EXPECT_FALSE(std::getline(pf, line));
+  EXPECT_EQ(clean["pii"]["documents_listed"], 1);
+  EXPECT_EQ(clean["pii"]["top_documents"][0]["counts"].size(), 2u);
 }
 
 }  // namespace

@@ -57,11 +57,18 @@ def test_report_counts_every_removal_and_problem(built):
     assert c["removed"] == {"exact_duplicate": 1, "near_duplicate": 1, "too_short": 1, "repeated_ngrams": 1}
     assert c["documents_out"] == 6 == rep["documents"]
     assert c["pii"]["found"]["PHONE"] == 1 and c["pii"]["found"]["EMAIL"] == 1
-    assert c["pii"]["documents"][0]["source"].endswith("notes.txt:11")
-    assert c["pii"]["documents"][0]["counts"] == {"PHONE": 1, "EMAIL": 1}
+    # Per-document PII counts and the clusters stream to JSON Lines files beside the
+    # report (not held in memory); the report names them and lists the first rows.
+    shards = d / "run" / "shards"
+    assert c["pii"]["documents_file"] == "pii_documents.jsonl" and c["pii"]["documents_listed"] == 1
+    [doc] = [json.loads(line) for line in open(shards / "pii_documents.jsonl", encoding="utf-8")]
+    assert doc["source"].endswith("notes.txt:11") and doc["counts"] == {"PHONE": 1, "EMAIL": 1}
+    assert c["pii"]["top_documents"] == [doc] and c["pii"]["documents_with_pii"] == 1
     assert c["normalize"]["fullwidth"] >= 12
-    [cluster] = c["duplicate_clusters"]
+    [cluster] = [json.loads(line) for line in open(shards / "duplicate_clusters.jsonl", encoding="utf-8")]
     assert cluster["kept"].endswith("notes.txt:1") and len(cluster["removed"]) == 2
+    assert c["duplicate_clusters"]["count"] == 1 and c["duplicate_clusters"]["by_size"] == {"3": 1}
+    assert c["duplicate_clusters"]["largest"] == [dict(cluster, size=3)]
     assert rep["issues"]["count"] == 2
     wheres = [i["where"] for i in rep["issues"]["listed"]]
     assert wheres == [f"{d}/pairs.jsonl:2", f"{d}/pairs.jsonl:3"]
@@ -69,6 +76,8 @@ def test_report_counts_every_removal_and_problem(built):
     assert files["notes.txt"]["encoding"] == "gb18030" and files["faq.csv"]["documents"] == 1
     md = open(d / "run" / "shards" / "data_report.md", encoding="utf-8").read()
     assert "| exact_duplicate | 1 |" in md and "pairs.jsonl:2" in md and "PHONE" in md
+    assert "| 3 documents | 1 |" in md and "notes.txt:11 | EMAIL 1, PHONE 1 |" in md
+    assert "All 1 clusters: duplicate_clusters.jsonl" in md
 
 
 def test_shards_hold_clean_text(built):
@@ -176,6 +185,11 @@ data:
     assert removed["exact_duplicate"] >= 6 and removed["near_duplicate"] >= 1  # across files, so across tasks
     assert rep["clean"]["augmented"]["typo"] > 50 and rep["clean"]["augmented"]["duplicate"] > 50
     assert rep["issues"]["count"] == 1
+    # Each part's phone number, from every task, kept or removed as a duplicate, in corpus order.
+    pii = [json.loads(line) for line in open(tmp_path / "outB" / "shards" / "pii_documents.jsonl", encoding="utf-8")]
+    assert len(pii) == rep["clean"]["pii"]["documents_with_pii"] == rep["clean"]["pii"]["documents_listed"] >= 7
+    parts = [p["source"].rsplit(":", 1)[0].rsplit("/", 1)[1] for p in pii]
+    assert sorted(set(parts)) == [f"part-{k}.txt" for k in range(7)] and parts == sorted(parts)
 
 
 def test_merge_refuses_inputs_that_changed_since_the_tasks(fixture_dir, tmp_path):

@@ -81,7 +81,8 @@ def whole(shards):
     for name, sha in listed.items():
         assert hashlib.sha256((shards / name).read_bytes()).hexdigest() == sha, name
     extra = {p.name for p in shards.iterdir()} - set(listed) - {"manifest.json", "data_report.md", "data_report.html",
-                                                                 "data_report.json"}
+                                                                 "data_report.json", "pii_documents.jsonl",
+                                                                 "duplicate_clusters.jsonl"}
     assert not extra, extra
     return True
 
