@@ -22,7 +22,7 @@ FROM debian:12
 # hadolint ignore=DL3008
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       libsentencepiece0 libhdf5-103-1 libyaml-cpp0.7 libssl3 libpcre2-8-0 libutf8proc2 libopencc1.1 \
-      libxxhash0 libcsv3 libsqlite3-0 \
+      libxxhash0 libcsv3 libsqlite3-0 libtcmalloc-minimal4 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/slicetune /usr/local/bin/slicetune
 ENTRYPOINT ["slicetune"]
