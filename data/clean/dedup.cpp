@@ -1,5 +1,6 @@
 #include "data/clean/dedup.h"
 
+#include "data/clean/minhash.h"
 #include "data/clean/signature_store.h"
 
 #include <xxhash.h>
@@ -89,15 +90,8 @@ DocSignature Sign(const std::string& text, const DedupOptions& o) {
     const uint32_t b = starts[i], e = i + o.ngram < n ? starts[i + o.ngram] : (uint32_t)text.size();
     shingles.push_back(XXH3_64bits(text.data() + b, e - b));
   }
-  std::sort(shingles.begin(), shingles.end());
-  shingles.erase(std::unique(shingles.begin(), shingles.end()), shingles.end());
-  uint32_t* m = sig.minhash.data();
-  for (int k = 0; k < o.num_perm; ++k) {
-    const uint64_t a = p.a[k], c = p.b[k];
-    uint32_t best = UINT32_MAX;
-    for (uint64_t x : shingles) best = std::min(best, (uint32_t)((a * x + c) >> 32));
-    m[k] = best;
-  }
+  // A repeated shingle changes no minimum: no need to sort them out.
+  MinHash(shingles.data(), shingles.size(), p.a.data(), p.b.data(), o.num_perm, sig.minhash.data());
   return sig;
 }
 
