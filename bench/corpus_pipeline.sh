@@ -98,7 +98,13 @@ field() { grep -F "$1" "$2" | sed 's/.*: //'; }
 secs() { echo "$1" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'; }
 echo "input: $in_mb MB in 8 files ($work/in), $(nproc) cores"
 printf "%-14s %9s %9s %12s %10s\n" side wall_s cpu_s "MB/cpu-s" peak_MB
-for s in ours-full ours-tokenize datatrove sentencepiece; do
+sides=(ours-full ours-tokenize datatrove sentencepiece)
+if [[ ! -f $work/datatrove.time ]]; then  # SKIP_DATATROVE on a machine that never ran it
+  echo "datatrove: no run on record in $work (run without SKIP_DATATROVE once)"
+  sides=(ours-full ours-tokenize sentencepiece)
+  cpu_datatrove=0
+fi
+for s in "${sides[@]}"; do
   w=$(secs "$(field "Elapsed (wall clock)" "$work/$s.time")")
   c=$(awk -v u="$(field "User time" "$work/$s.time")" -v y="$(field "System time" "$work/$s.time")" 'BEGIN{print u+y}')
   r=$(field "Maximum resident set size" "$work/$s.time")
@@ -106,6 +112,6 @@ for s in ours-full ours-tokenize datatrove sentencepiece; do
   eval "cpu_${s//-/_}=$c"
 done
 awk -v a="$cpu_ours_full" -v b="$cpu_datatrove" -v t="$cpu_ours_tokenize" -v s="$cpu_sentencepiece" 'BEGIN {
-  printf "per-core throughput, ours-full / datatrove: %.1fx (target >= 5)\n", b / a
+  if (b > 0) printf "per-core throughput, ours-full / datatrove: %.1fx (target >= 5)\n", b / a
   printf "ours-full / ours-tokenize: %.2f, ours-full / sentencepiece alone: %.2f (target >= 0.5)\n", t / a, s / a }'
 grep -h "removed\|data:" "$work/ours-full.time" | tail -2 || true
