@@ -143,6 +143,11 @@ StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& w
     return InvalidInput(where + ": attention_bias / mlp_bias = true is not supported for " + s.model_type + " yet");
   ST_ASSIGN_OR_RETURN(s.bos_token_id, GetInt(j, "bos_token_id", where, false, -1));
   if (j.contains("eos_token_id") && j["eos_token_id"].is_array() && !j["eos_token_id"].empty()) {
+    // A list (Llama 3 names several end tokens): the first is the model's EOS.
+    for (const auto& e : j["eos_token_id"])
+      if (!e.is_number_integer() || e.get<int64_t>() < 0)
+        return InvalidInput(where + ": field 'eos_token_id': expected a non-negative integer or a list of them, found " +
+                            j["eos_token_id"].dump());
     s.eos_token_id = j["eos_token_id"][0].get<int64_t>();
   } else {
     ST_ASSIGN_OR_RETURN(s.eos_token_id, GetInt(j, "eos_token_id", where, false, -1));

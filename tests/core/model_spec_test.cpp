@@ -43,6 +43,11 @@ TEST(ModelSpec, BadConfigsNameTheField) {
       {R"({"model_type": "llama", "vocab_size": "ten", "hidden_size": 8})", "field 'vocab_size': expected a non-negative integer"},
       {R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 64, "intermediate_size": 8, "num_hidden_layers": 1,
            "num_attention_heads": 4, "num_key_value_heads": 3})", "must be a multiple"},
+      // Found by fuzz_config_json (480 s run): a list of strings threw out of the parser.
+      {std::string(kConfig).substr(0, std::string(kConfig).size() - 1) + R"(, "eos_token_id": ["LlamaForCausalLM"]})",
+       "field 'eos_token_id': expected a non-negative integer or a list of them, found [\"LlamaForCausalLM\"]"},
+      {std::string(kConfig).substr(0, std::string(kConfig).size() - 1) + R"(, "eos_token_id": [2, -1]})",
+       "field 'eos_token_id'"},
   };
   for (const auto& c : cases) {
     auto s = ParseModelSpec(c.text, "config.json");
