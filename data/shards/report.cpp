@@ -163,28 +163,22 @@ Status WriteDataReport(const std::string& dir, const json& r) {
   const json& pii_info = clean.contains("pii") ? clean["pii"] : empty;
   // The largest clusters and the documents with the most PII: their first rows, the
   // rest in the JSON Lines files the report names.
-  auto cluster_rows = [&] {
-    std::vector<std::array<std::string, 3>> rows;
-    if (!dups.contains("largest")) return rows;
+  std::vector<std::array<std::string, 3>> cluster_rows;
+  if (dups.contains("largest"))
     for (const auto& c : dups["largest"]) {
       std::string rem;
       const int64_t n = I(c, "size") - 1;
       for (size_t k = 0; k < c["removed"].size(); ++k) rem += (k ? ", " : "") + c["removed"][k].get<std::string>();
       if (n > (int64_t)c["removed"].size()) rem += ", … (" + Num(n) + ")";
-      rows.push_back({c.value("kept", ""), rem, c.value("exact", false) ? "exact" : "near"});
+      cluster_rows.push_back({c.value("kept", ""), rem, c.value("exact", false) ? "exact" : "near"});
     }
-    return rows;
-  };
-  auto pii_rows = [&] {
-    std::vector<std::array<std::string, 2>> rows;
-    if (!pii_info.contains("top_documents")) return rows;
+  std::vector<std::array<std::string, 2>> pii_rows;
+  if (pii_info.contains("top_documents"))
     for (const auto& d : pii_info["top_documents"]) {
       std::string counts;
       for (const auto& [k, v] : d["counts"].items()) counts += (counts.empty() ? "" : ", ") + k + " " + Num(v.get<int64_t>());
-      rows.push_back({d.value("source", ""), counts});
+      pii_rows.push_back({d.value("source", ""), counts});
     }
-    return rows;
-  };
   auto all_in = [&](const json& j, const char* count, const char* file, const char* what) {
     return "All " + Num(I(j, count)) + " " + what + ": " + j.value(file, std::string("")) + " (JSON Lines, beside this report).";
   };
@@ -204,14 +198,14 @@ Status WriteDataReport(const std::string& dir, const json& r) {
   md += "| input problems | " + Num(I(issues, "count")) + " |\n\n";
   md += MdBars("Sample length", "length", lengths) + MdBars("Removed, by reason", "reason", removed) +
         MdBars("Personal data found, by type", "type", pii) + MdBars("Duplicate clusters, by size", "size", cluster_sizes);
-  if (!pii_rows().empty()) {
+  if (!pii_rows.empty()) {
     md += "### Documents with the most personal data\n\n| document | found |\n|---|---|\n";
-    for (const auto& [src, counts] : pii_rows()) md += "| " + Md(src) + " | " + Md(counts) + " |\n";
+    for (const auto& [src, counts] : pii_rows) md += "| " + Md(src) + " | " + Md(counts) + " |\n";
     md += "\n" + all_in(pii_info, "documents_listed", "documents_file", "documents with personal data") + "\n\n";
   }
-  if (!cluster_rows().empty()) {
+  if (!cluster_rows.empty()) {
     md += "### Largest duplicate clusters\n\n| kept | removed | kind |\n|---|---|---|\n";
-    for (const auto& [kept, rem, kind] : cluster_rows()) md += "| " + Md(kept) + " | " + Md(rem) + " | " + kind + " |\n";
+    for (const auto& [kept, rem, kind] : cluster_rows) md += "| " + Md(kept) + " | " + Md(rem) + " | " + kind + " |\n";
     md += "\n" + all_in(dups, "count", "file", "clusters") + "\n\n";
   }
   if (r.contains("files")) {
@@ -246,14 +240,14 @@ Status WriteDataReport(const std::string& dir, const json& r) {
   h += "</div>\n";
   h += SvgBars("Sample length (tokens)", lengths) + SvgBars("Removed, by reason", removed) +
        SvgBars("Personal data found, by type", pii) + SvgBars("Duplicate clusters, by size", cluster_sizes);
-  if (!pii_rows().empty()) {
+  if (!pii_rows.empty()) {
     h += "<h2>Documents with the most personal data</h2><table><tr><th>document</th><th>found</th></tr>";
-    for (const auto& [src, counts] : pii_rows()) h += "<tr><td>" + Html(src) + "</td><td>" + Html(counts) + "</td></tr>";
+    for (const auto& [src, counts] : pii_rows) h += "<tr><td>" + Html(src) + "</td><td>" + Html(counts) + "</td></tr>";
     h += "</table>\n<p>" + Html(all_in(pii_info, "documents_listed", "documents_file", "documents with personal data")) + "</p>\n";
   }
-  if (!cluster_rows().empty()) {
+  if (!cluster_rows.empty()) {
     h += "<h2>Largest duplicate clusters</h2><table><tr><th>kept</th><th>removed</th><th>kind</th></tr>";
-    for (const auto& [kept, rem, kind] : cluster_rows())
+    for (const auto& [kept, rem, kind] : cluster_rows)
       h += "<tr><td>" + Html(kept) + "</td><td>" + Html(rem) + "</td><td>" + kind + "</td></tr>";
     h += "</table>\n<p>" + Html(all_in(dups, "count", "file", "clusters")) + "</p>\n";
   }

@@ -8,7 +8,7 @@ namespace st::data {
 using json = nlohmann::json;
 
 void ReportLists::Top::Add(int64_t key, const json& row) {
-  if (rows.size() >= kTopListed && key <= rows.back().first) return;
+  if (!Takes(key)) return;
   // After every row of the same or a higher key: equal keys keep arrival order.
   auto at = std::upper_bound(rows.begin(), rows.end(), key, [](int64_t k, const auto& r) { return k > r.first; });
   rows.insert(at, {key, row});
@@ -53,7 +53,7 @@ Status ReportLists::AddCluster(const DupClusterReport& c) {
   const int64_t size = (int64_t)c.removed.size() + 1;
   ++cluster_count_;
   ++cluster_sizes_[size];
-  if (top_clusters_.rows.size() < kTopListed || size - 1 > top_clusters_.rows.back().first) {
+  if (top_clusters_.Takes(size - 1)) {
     // The report names a cluster's first removed documents and its size, not all of them.
     const size_t shown = std::min(c.removed.size(), kClusterMembersListed);
     const std::vector<std::string> first(c.removed.begin(), c.removed.begin() + (ptrdiff_t)shown);

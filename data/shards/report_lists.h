@@ -42,7 +42,8 @@ class ReportLists {
   // The `kTopListed` rows of highest key, ties in arrival order (a stable sort's first rows).
   struct Top {
     std::vector<std::pair<int64_t, nlohmann::json>> rows;
-    void Add(int64_t key, const nlohmann::json& row);
+    bool Takes(int64_t key) const { return rows.size() < kTopListed || key > rows.back().first; }
+    void Add(int64_t key, const nlohmann::json& row);  // kept only if Takes(key)
     nlohmann::json List() const;
   };
   Status Write(AtomicFile* f, const nlohmann::json& row);
