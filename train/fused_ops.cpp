@@ -14,6 +14,7 @@
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
+#include "train/cpu_norm.h"
 #include "train/llama_model.h"
 #include "train/lora.h"
 
@@ -211,7 +212,8 @@ KernelSwitches& Kernels() {
 Status SetKernelsOff(const std::vector<std::string>& names) {
   static const std::pair<const char*, bool KernelSwitches::*> kSwitches[] = {
       {"rmsnorm", &KernelSwitches::rmsnorm}, {"rope", &KernelSwitches::rope},   {"swiglu", &KernelSwitches::swiglu},
-      {"linear_ce", &KernelSwitches::linear_ce}, {"lora", &KernelSwitches::lora}, {"nf4", &KernelSwitches::nf4}};
+      {"linear_ce", &KernelSwitches::linear_ce}, {"lora", &KernelSwitches::lora}, {"nf4", &KernelSwitches::nf4},
+      {"attention", &KernelSwitches::attention}};
   KernelSwitches s;
   for (const auto& n : names) {
     auto it = std::find_if(std::begin(kSwitches), std::end(kSwitches), [&](const auto& k) { return n == k.first; });
@@ -228,6 +230,7 @@ Status SetKernelsOff(const std::vector<std::string>& names) {
 
 at::Tensor RmsNormOp(const at::Tensor& x, const at::Tensor& w, double eps) {
   if (On(Kernels().rmsnorm, x)) return RmsNormFn::apply(x, w, eps);
+  if (Kernels().rmsnorm && RmsNormCpuApplies(x, w)) return RmsNormCpu(x, w, eps);
   if (x.scalar_type() != at::kFloat) {
     at::Tensor xf = x.to(at::kFloat);
     return (w * (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps))).to(x.scalar_type());

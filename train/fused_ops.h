@@ -1,8 +1,9 @@
 // The bridge between the model (train/llama_model.cpp, train/lora.cpp) and the
 // fused kernels (kernels/): autograd functions that run the CUDA kernels on CUDA
-// tensors, on the current stream with LibTorch's cuBLAS handle, and the plain
-// LibTorch formulas everywhere else (the CPU training path is unchanged by them).
-// Each kernel can be switched off (recipe train.kernels_off) to compare.
+// tensors, on the current stream with LibTorch's cuBLAS handle; on the CPU the
+// single-node versions of train/cpu_norm.h, cpu_rope.h, cpu_doc_attention.h and
+// lora_matmul.h; the plain LibTorch formulas everywhere else. Each can be switched
+// off (recipe train.kernels_off) to compare.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -20,6 +21,7 @@ struct LoraLinear;
 
 struct KernelSwitches {
   bool rmsnorm = true, rope = true, swiglu = true, linear_ce = true, lora = true, nf4 = true;
+  bool attention = true;  // CPU only: train/cpu_doc_attention.h
 };
 // Process-wide switches (the trainer sets them from the recipe).
 KernelSwitches& Kernels();

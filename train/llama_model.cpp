@@ -8,6 +8,8 @@
 
 #include "core/base_fingerprint.h"
 #include "core/safetensors.h"
+#include "train/cpu_doc_attention.h"
+#include "train/cpu_rope.h"
 #include "train/fused_ops.h"
 
 namespace st::train {
@@ -255,14 +257,18 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
       k = RmsNormOp(k, b.k_norm, s.rms_norm_eps);
     }
     const bool rope_kernel = !sin.defined();  // cos holds the positions (B, T): see Block's comment
+    const bool rope_cpu = !rope_kernel && Kernels().rope && RopeCpuApplies(q, cos) && RopeCpuApplies(k, cos);
     if (rope_kernel) {
       q = RopeOp(q, cos, inv_freq_);
       k = RopeOp(k, cos, inv_freq_);
+    } else if (rope_cpu) {
+      q = RopeCpu(q, cos, sin);
+      k = RopeCpu(k, cos, sin);
     }
     q = q.transpose(1, 2);  // (B, nh, T, hd)
     k = k.transpose(1, 2);  // (B, nkv, T, hd)
     at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
-    if (!rope_kernel) {
+    if (!rope_kernel && !rope_cpu) {
       q = q * cos + RotateHalf(q) * sin;
       k = k * cos + RotateHalf(k) * sin;
     }
@@ -281,9 +287,11 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
       k = k.repeat_interleave(nh / nkv, 1);
       v = v.repeat_interleave(nh / nkv, 1);
     }
-    at::Tensor a = window_mask.defined()
-                       ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
-                       : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
+    // Packed rows on the CPU: only the key blocks each query block can see.
+    at::Tensor a = window_mask.defined() && !cache && Kernels().attention ? DocAttentionCpu(q, k, v, window_mask, scale) : at::Tensor();
+    if (!a.defined())
+      a = window_mask.defined() ? at::scaled_dot_product_attention(q, k, v, window_mask, 0.0, false, scale)
+                                : at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale);
     a = a.transpose(1, 2).reshape({B, T, nh * hd});
     seen("o_proj", a);
     x = x + b.o.Forward(a, training);

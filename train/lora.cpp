@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "train/fused_ops.h"
+#include "train/lora_matmul.h"
 
 namespace st::train {
 
@@ -23,6 +24,7 @@ void LoraLinear::AttachLora(int64_t rank, double alpha, double dropout_p, at::Ge
 
 at::Tensor LoraLinear::Forward(const at::Tensor& x, bool training) const {
   if (at::Tensor fused = FusedLoraForward(x, *this, training); fused.defined()) return fused;
+  if (at::Tensor cpu = LoraMatmulForward(x, *this, training); cpu.defined()) return cpu;
   at::Tensor base = nf4.defined() ? Nf4LinearOp(x, nf4) : at::matmul(x, weight.t());
   at::Tensor y = bias.defined() ? base + bias : base;
   if (!has_lora()) return y;

@@ -1,0 +1,232 @@
+// The CPU autograd nodes (train/lora_matmul.h, train/cpu_norm.h) against the
+// composite formulas they replace (the same ops with the switch off), forward and
+// every gradient, in float32 and bf16.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "train/cpu_doc_attention.h"
+#include "train/cpu_rope.h"
+#include "train/fused_ops.h"
+#include "train/lora.h"
+
+namespace st::train {
+namespace {
+
+// The switches are process-wide: put them back whatever a test does.
+struct SwitchesOff {
+  explicit SwitchesOff(const std::vector<std::string>& names) { EXPECT_TRUE(SetKernelsOff(names).ok()); }
+  ~SwitchesOff() { EXPECT_TRUE(SetKernelsOff({}).ok()); }
+};
+
+double RelErr(const at::Tensor& a, const at::Tensor& b) {
+  return ((a.to(at::kFloat) - b.to(at::kFloat)).abs().max() / b.to(at::kFloat).abs().max()).item<double>();
+}
+
+struct Grads {
+  at::Tensor y, dx, da, db;
+};
+
+Grads RunLora(const LoraLinear& l, const at::Tensor& x0, const at::Tensor& dy, bool training, uint64_t seed) {
+  for (const at::Tensor& p : {l.lora_a, l.lora_b})
+    if (p.grad().defined()) p.mutable_grad().reset();
+  at::Tensor x = x0.detach().clone().set_requires_grad(true);
+  at::manual_seed(seed);  // the dropout mask
+  at::Tensor y = l.Forward(x, training);
+  y.backward(dy);
+  return {y.detach(), x.grad(), l.lora_a.grad().clone(), l.lora_b.grad().clone()};
+}
+
+void CheckLora(at::ScalarType type, bool bias, double dropout, double tol) {
+  at::manual_seed(7);
+  const int64_t in = 48, out = 40, r = 8;
+  LoraLinear l;
+  l.weight = (at::randn({out, in}) * 0.1).to(type);
+  if (bias) l.bias = (at::randn({out}) * 0.1).to(type);
+  l.AttachLora(r, 16.0, dropout, at::detail::getDefaultCPUGenerator());
+  {
+    at::NoGradGuard ng;
+    l.lora_b.normal_(0.0, 0.1);  // B starts at zero: make the branch count
+  }
+  at::Tensor x = at::randn({3, 5, in}).to(type), dy = at::randn({3, 5, out}).to(type);
+  Grads fast = RunLora(l, x, dy, true, 11);
+  Grads ref;
+  {
+    SwitchesOff off({"lora"});
+    ref = RunLora(l, x, dy, true, 11);
+  }
+  EXPECT_EQ(fast.y.scalar_type(), type);
+  EXPECT_EQ(fast.da.scalar_type(), at::kFloat);
+  EXPECT_LT(RelErr(fast.y, ref.y), tol);
+  EXPECT_LT(RelErr(fast.dx, ref.dx), tol);
+  EXPECT_LT(RelErr(fast.da, ref.da), tol);
+  EXPECT_LT(RelErr(fast.db, ref.db), tol);
+}
+
+TEST(CpuNodes, LoraMatchesTheCompositeInFloat32) {
+  CheckLora(at::kFloat, false, 0.0, 1e-5);
+  CheckLora(at::kFloat, true, 0.0, 1e-5);
+}
+
+TEST(CpuNodes, LoraWithDropoutDrawsTheSameMask) { CheckLora(at::kFloat, true, 0.3, 1e-5); }
+
+TEST(CpuNodes, LoraMatchesTheCompositeInBf16) {
+  // The branch runs in bf16 here (float32 in the composite): about one bf16 step
+  // apart (0.3-0.6% measured); the float32 test above holds the algebra exactly.
+  CheckLora(at::kBFloat16, false, 0.0, 1.5e-2);
+  CheckLora(at::kBFloat16, true, 0.2, 1.5e-2);
+}
+
+TEST(CpuNodes, LoraWithoutGradModeIsTheForward) {
+  at::manual_seed(3);
+  LoraLinear l;
+  l.weight = at::randn({6, 10});
+  l.AttachLora(2, 4.0, 0.0, at::detail::getDefaultCPUGenerator());
+  at::Tensor x = at::randn({4, 10});
+  at::Tensor want = at::matmul(x, l.weight.t()) +
+                    at::matmul(at::matmul(x, l.lora_a.t()), l.lora_b.t()) * l.scale;  // B = 0: the base
+  at::NoGradGuard ng;
+  EXPECT_LT(RelErr(l.Forward(x, false), want), 1e-6);
+}
+
+void CheckNorm(at::ScalarType type, double tol) {
+  at::manual_seed(5);
+  at::Tensor w = (at::rand({64}) + 0.5).to(type);
+  at::Tensor x0 = (at::randn({2, 7, 64}) * 3).to(type), dy = at::randn({2, 7, 64}).to(type);
+  auto run = [&] {
+    at::Tensor x = x0.detach().clone().set_requires_grad(true);
+    at::Tensor y = RmsNormOp(x, w, 1e-5);
+    y.backward(dy);
+    return std::make_pair(y.detach(), x.grad());
+  };
+  auto fast = run();
+  std::pair<at::Tensor, at::Tensor> ref;
+  {
+    SwitchesOff off({"rmsnorm"});
+    ref = run();
+  }
+  EXPECT_EQ(fast.first.scalar_type(), type);
+  EXPECT_LT(RelErr(fast.first, ref.first), tol);
+  EXPECT_LT(RelErr(fast.second, ref.second), tol);
+}
+
+TEST(CpuNodes, RmsNormMatchesTheComposite) {
+  CheckNorm(at::kFloat, 1e-5);
+  CheckNorm(at::kBFloat16, 1e-2);  // both float32 inside: the outputs' bf16 rounding apart
+}
+
+TEST(CpuNodes, TrainableGainKeepsTheComposite) {
+  at::Tensor w = at::ones({8}).set_requires_grad(true), x = at::randn({3, 8});
+  RmsNormOp(x, w, 1e-6).sum().backward();
+  ASSERT_TRUE(w.grad().defined());  // full fine-tuning trains the gain
+  EXPECT_GT(w.grad().abs().sum().item<double>(), 0.0);
+}
+
+// transformers' apply_rotary_pos_emb over (B, heads, T, D), as the model's composite path.
+at::Tensor RopeComposite(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t d = x.size(-1) / 2;
+  at::Tensor xt = x.transpose(1, 2);
+  at::Tensor rot = at::cat({-xt.narrow(-1, d, d), xt.narrow(-1, 0, d)}, -1);
+  return (xt * cos + rot * sin).transpose(1, 2);
+}
+
+void CheckRope(at::ScalarType type, bool per_row, double tol) {
+  at::manual_seed(9);
+  const int64_t B = 2, T = 6, H = 3, D = 8;
+  at::Tensor pos = per_row ? at::randint(0, 50, {B, T}, at::kLong).to(at::kFloat) : at::arange(T, at::kFloat);
+  at::Tensor inv = at::pow(10000.0, -at::arange(0, D, 2, at::kFloat) / D);
+  at::Tensor f = pos.unsqueeze(-1) * inv;  // (T, D/2) or (B, T, D/2)
+  at::Tensor emb = at::cat({f, f}, -1);
+  at::Tensor cos = emb.cos(), sin = emb.sin();
+  if (per_row) {
+    cos = cos.unsqueeze(1);
+    sin = sin.unsqueeze(1);
+  }
+  cos = cos.to(type);
+  sin = sin.to(type);
+  at::Tensor x0 = at::randn({B, T, H, D}).to(type), dy = at::randn({B, T, H, D}).to(type);
+  ASSERT_TRUE(RopeCpuApplies(x0, cos));
+  auto run = [&](bool fast) {
+    at::Tensor x = x0.detach().clone().set_requires_grad(true);
+    at::Tensor y = fast ? RopeCpu(x, cos, sin) : RopeComposite(x, cos, sin);
+    y.backward(dy);
+    return std::make_pair(y.detach(), x.grad());
+  };
+  auto fast = run(true), ref = run(false);
+  EXPECT_EQ(fast.first.scalar_type(), type);
+  EXPECT_LT(RelErr(fast.first, ref.first), tol);
+  EXPECT_LT(RelErr(fast.second, ref.second), tol);
+}
+
+TEST(CpuNodes, RopeMatchesTheComposite) {
+  CheckRope(at::kFloat, false, 1e-6);
+  CheckRope(at::kFloat, true, 1e-6);
+  CheckRope(at::kBFloat16, true, 1e-2);  // rounded once here, three times in the composite
+}
+
+TEST(CpuNodes, RopeTakesOnlyTablesThatFit) {
+  at::Tensor x = at::randn({2, 5, 3, 8});
+  EXPECT_TRUE(RopeCpuApplies(x, at::ones({5, 8})));
+  EXPECT_TRUE(RopeCpuApplies(x, at::ones({2, 1, 5, 8})));
+  EXPECT_FALSE(RopeCpuApplies(x, at::ones({4, 8})));
+  EXPECT_FALSE(RopeCpuApplies(x, at::ones({1, 1, 5, 8})));
+  EXPECT_FALSE(RopeCpuApplies(at::randn({2, 5, 3, 7}), at::ones({5, 7})));
+}
+
+// The model's mask for packed rows: documents restart where the position is 0
+// (a row may begin inside a document), causal, optionally a sliding window.
+at::Tensor PackedMask(const at::Tensor& positions, int64_t window) {
+  const int64_t T = positions.size(1);
+  at::Tensor doc = positions.eq(0).to(at::kLong).cumsum(1);
+  at::Tensor i = at::arange(T).view({T, 1}), j = at::arange(T).view({1, T});
+  at::Tensor causal = j <= i;
+  if (window > 0) causal = causal.logical_and(j > i - window);
+  return doc.unsqueeze(2).eq(doc.unsqueeze(1)).logical_and(causal).unsqueeze(1);
+}
+
+void CheckAttention(int64_t window) {
+  at::manual_seed(13);
+  const int64_t B = 2, H = 3, T = 300, D = 16;
+  // Row 0: documents of 40, 7, 200 and 53 tokens; row 1 starts 12 tokens into a document, then one long one.
+  std::vector<int64_t> p;
+  for (int64_t len : {40, 7, 200, 53})
+    for (int64_t t = 0; t < len; ++t) p.push_back(t);
+  for (int64_t t = 0; t < 20; ++t) p.push_back(12 + t);
+  for (int64_t t = 0; t < T - 20; ++t) p.push_back(t);
+  at::Tensor positions = at::tensor(p).view({B, T});
+  at::Tensor mask = PackedMask(positions, window);
+  at::Tensor q0 = at::randn({B, H, T, D}), k0 = at::randn({B, H, T, D}), v0 = at::randn({B, H, T, D});
+  at::Tensor dy = at::randn({B, H, T, D});
+  const double scale = 0.25;
+  auto run = [&](bool fast) {
+    at::Tensor q = q0.clone().set_requires_grad(true), k = k0.clone().set_requires_grad(true),
+               v = v0.clone().set_requires_grad(true);
+    at::Tensor y = fast ? DocAttentionCpu(q, k, v, mask, scale)
+                        : at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
+    EXPECT_TRUE(y.defined());
+    y.backward(dy);
+    return std::vector<at::Tensor>{y.detach(), q.grad(), k.grad(), v.grad()};
+  };
+  auto fast = run(true), ref = run(false);
+  for (size_t n = 0; n < fast.size(); ++n) EXPECT_LT(RelErr(fast[n], ref[n]), 1e-5) << "output/dq/dk/dv " << n;
+}
+
+TEST(CpuNodes, DocAttentionMatchesSdpaOnPackedRows) {
+  CheckAttention(0);
+  CheckAttention(64);  // Mistral's sliding window
+}
+
+TEST(CpuNodes, DocAttentionLeavesOtherCasesToSdpa) {
+  at::Tensor q = at::randn({1, 2, 8, 4});
+  at::Tensor mask = PackedMask(at::arange(8).view({1, 8}), 0);
+  EXPECT_TRUE(DocAttentionCpu(q, q, q, mask, 0.5).defined());
+  EXPECT_FALSE(DocAttentionCpu(q.to(at::kBFloat16), q.to(at::kBFloat16), q.to(at::kBFloat16), mask, 0.5).defined());
+  EXPECT_FALSE(DocAttentionCpu(q, q, q, mask.squeeze(1).squeeze(0), 0.5).defined());  // (T, T): not packed rows
+  at::Tensor blind = mask.clone();
+  blind.select(2, 3).fill_(false);  // query 3 sees nothing: sdpa's business
+  EXPECT_FALSE(DocAttentionCpu(q, q, q, blind, 0.5).defined());
+}
+
+}  // namespace
+}  // namespace st::train

@@ -1,0 +1,110 @@
+#include "train/cpu_doc_attention.h"
+
+#include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu.h>
+#include <ATen/ops/_scaled_dot_product_flash_attention_for_cpu_backward.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace st::train {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+constexpr int64_t kQueryBlock = 128;
+
+// Query blocks as flat (b, i0, i1, s, e) runs: queries [i0, i1) of row b see keys
+// within [s, e) only. Empty when some query sees no key.
+std::vector<int64_t> Spans(const at::Tensor& mask) {
+  at::Tensor m = mask.contiguous();
+  const int64_t B = m.size(0), T = m.size(2);
+  const auto* p = reinterpret_cast<const unsigned char*>(m.const_data_ptr<bool>());
+  std::vector<int64_t> spans;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+      const int64_t i1 = std::min(T, i0 + kQueryBlock);
+      int64_t s = T, e = 0;
+      for (int64_t i = i0; i < i1; ++i) {
+        const unsigned char* row = p + (b * T + i) * T;
+        const void* first = std::memchr(row, 1, T);
+        if (!first) return {};
+        const void* last = memrchr(row, 1, T);
+        s = std::min<int64_t>(s, static_cast<const unsigned char*>(first) - row);
+        e = std::max<int64_t>(e, static_cast<const unsigned char*>(last) - row + 1);
+      }
+      spans.insert(spans.end(), {b, i0, i1, s, e});
+    }
+  return spans;
+}
+
+at::Tensor Part(const at::Tensor& t, int64_t b, int64_t from, int64_t to) {
+  return t.narrow(0, b, 1).narrow(2, from, to - from);
+}
+
+// The block's mask, additive in the queries' type (0 or -inf), contiguous (the kernel needs it so).
+at::Tensor BlockMask(const at::Tensor& mask, const int64_t* span, at::ScalarType type) {
+  at::Tensor m = Part(mask, span[0], span[1], span[2]).narrow(3, span[3], span[4] - span[3]);
+  return at::zeros(m.sizes(), mask.options().dtype(type)).masked_fill_(m.logical_not(), -std::numeric_limits<double>::infinity());
+}
+
+struct DocAttentionFn : torch::autograd::Function<DocAttentionFn> {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor q, at::Tensor k, at::Tensor v, at::Tensor mask,
+                            std::vector<int64_t> spans, double scale) {
+    at::Tensor out = at::empty_like(q), lse;
+    for (size_t n = 0; n < spans.size(); n += 5) {
+      const int64_t* sp = &spans[n];
+      auto [o, l] = at::_scaled_dot_product_flash_attention_for_cpu(
+          Part(q, sp[0], sp[1], sp[2]), Part(k, sp[0], sp[3], sp[4]), Part(v, sp[0], sp[3], sp[4]), 0.0, false,
+          BlockMask(mask, sp, q.scalar_type()), scale);
+      if (!lse.defined()) lse = at::empty({q.size(0), q.size(1), q.size(2)}, l.options());
+      Part(out, sp[0], sp[1], sp[2]).copy_(o);
+      lse.narrow(0, sp[0], 1).narrow(2, sp[1], sp[2] - sp[1]).copy_(l);
+    }
+    ctx->save_for_backward({q, k, v, out, lse, mask});
+    ctx->saved_data["spans"] = spans;
+    ctx->saved_data["scale"] = scale;
+    return out;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const at::Tensor &q = s[0], &k = s[1], &v = s[2], &out = s[3], &lse = s[4], &mask = s[5];
+    const std::vector<int64_t> spans = ctx->saved_data["spans"].toIntVector();
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const at::Tensor& dout = grads[0];
+    at::Tensor dq = at::empty_like(q);
+    at::Tensor dk = at::zeros(k.sizes(), k.options().dtype(at::kFloat)), dv = at::zeros(v.sizes(), v.options().dtype(at::kFloat));
+    for (size_t n = 0; n < spans.size(); n += 5) {
+      const int64_t* sp = &spans[n];
+      auto [gq, gk, gv] = at::_scaled_dot_product_flash_attention_for_cpu_backward(
+          Part(dout, sp[0], sp[1], sp[2]), Part(q, sp[0], sp[1], sp[2]), Part(k, sp[0], sp[3], sp[4]),
+          Part(v, sp[0], sp[3], sp[4]), Part(out, sp[0], sp[1], sp[2]),
+          lse.narrow(0, sp[0], 1).narrow(2, sp[1], sp[2] - sp[1]), 0.0, false, BlockMask(mask, sp, q.scalar_type()),
+          scale);
+      Part(dq, sp[0], sp[1], sp[2]).copy_(gq);
+      Part(dk, sp[0], sp[3], sp[4]).add_(gk);
+      Part(dv, sp[0], sp[3], sp[4]).add_(gv);
+    }
+    return {dq, dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor DocAttentionCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                           double scale) {
+  const bool types = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat;
+  if (!q.is_cpu() || !types || q.dim() != 4 || k.sizes() != q.sizes() || v.sizes() != q.sizes() || !mask.defined() ||
+      mask.scalar_type() != at::kBool || mask.dim() != 4 || mask.size(0) != q.size(0) || mask.size(1) != 1 ||
+      mask.size(2) != q.size(2) || mask.size(3) != q.size(2) || q.size(2) == 0)
+    return at::Tensor();
+  std::vector<int64_t> spans = Spans(mask);
+  if (spans.empty()) return at::Tensor();
+  return DocAttentionFn::apply(q, k, v, mask, std::move(spans), scale);
+}
+
+}  // namespace st::train

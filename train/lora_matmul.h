@@ -1,0 +1,29 @@
+// The LoRA linear layer on the CPU as one autograd node over ATen's matrix
+// products (the GPU has its own fused kernel, train/fused_ops.h).
+//
+// Left to autograd, y = x W^T + s (x_d A^T) B^T over a bf16 base converts x to
+// float32 for the branch, makes the (N, out) product in float32, scales it,
+// converts it back and adds it: four passes over an (N, out) tensor for a rank-16
+// update, several times the cost of the base product itself on a CPU with AMX.
+// Here the branch runs in the base's type, the way autocast runs PEFT's:
+//   xa = x_d A^T                          (N, r)       A rounded to the base type
+//   y  = x W^T + bias + s xa B^T          one product, accumulated into y
+//   g  = dy B                             (N, r)
+//   dx = dy W + s g A                     (x_d = x: accumulated into one tensor)
+//   dA = s g^T x_d,  dB = s dy^T xa       float32, from products in the base type
+// Every product accumulates in float32 inside the BLAS; A, B, their gradients and
+// the optimizer stay float32. In float32 mode this is the same algebra with the
+// scale folded into the product, and one (N, out) temporary fewer.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace st::train {
+
+struct LoraLinear;
+
+// The layer's output when this path applies (a CPU tensor, a dense frozen base,
+// plain LoRA or rsLoRA); an undefined tensor otherwise, for the caller's own path.
+at::Tensor LoraMatmulForward(const at::Tensor& x, const LoraLinear& layer, bool training);
+
+}  // namespace st::train
