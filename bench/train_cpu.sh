@@ -7,7 +7,10 @@
 # step excluded on both sides) and peak RSS (/usr/bin/time -v), plain and with
 # activation checkpointing on both sides (ours: train.activation_checkpointing;
 # theirs: gradient_checkpointing_enable), and the achieved model FLOP/s against
-# this machine's fp32 matrix-multiply rate measured in the same run.
+# this machine's fp32 matrix-multiply rate measured in the same run. Then our bf16
+# mode (frozen base in bf16, LoRA and optimizer float32) against their fp32 run,
+# with the validation loss after the same steps (ours fp32 and bf16, theirs fp32,
+# each on the same held-out rows: 10% of the packed rows).
 #
 #   bash bench/train_cpu.sh [STEPS]        (default 12)
 set -euo pipefail
@@ -55,7 +58,7 @@ data:
   template: none
   seq_len: 512
   pack: true
-  val_fraction: 0.0
+  val_fraction: 0.1
 lora: {variant: lora, rank: 16, alpha: 32, dropout: 0.0,
        targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}
 train: {steps: $steps, batch_size: 4, grad_accum: 1, lr: 1.0e-4, schedule: constant, warmup: 0,
@@ -63,8 +66,9 @@ train: {steps: $steps, batch_size: 4, grad_accum: 1, lr: 1.0e-4, schedule: const
 YAML
 sed -e 's#output_dir: .*#output_dir: '"$work"'/ours-ckpt#' -e 's#precision: fp32,#precision: fp32, activation_checkpointing: true,#' \
   "$work/recipe.yaml" > "$work/recipe-ckpt.yaml"
-"$bin/bin/slicetune" data build "$work/recipe.yaml" 2>/dev/null
-"$bin/bin/slicetune" data build "$work/recipe-ckpt.yaml" 2>/dev/null
+sed -e 's#output_dir: .*#output_dir: '"$work"'/ours-bf16#' -e 's#precision: fp32,#precision: bf16,#' \
+  "$work/recipe.yaml" > "$work/recipe-bf16.yaml"
+for v in "" -ckpt -bf16; do "$bin/bin/slicetune" data build "$work/recipe$v.yaml" 2>/dev/null; done
 cat > "$work/peer.py" <<'PY'
 import glob, json, sys, time
 import h5py, numpy as np, torch, transformers, peft
@@ -95,7 +99,22 @@ for step in range(steps):
     opt.zero_grad()
     if step >= 1:
         tokens += x.numel()
-print(json.dumps({"tokens_per_second": tokens / (time.perf_counter() - t0)}))
+rate = tokens / (time.perf_counter() - t0)
+# Validation loss as ours reports it: summed over the held-out rows' target tokens, over their count.
+m.eval()
+nll, count = 0.0, 0
+with torch.no_grad(), h5py.File(glob.glob(work + "/ours/shards/val-*.h5")[0]) as f:
+    vids = torch.tensor(f["input_ids"][:].astype(np.int64))
+    vmask = torch.tensor(f["loss_mask"][:].astype(np.int64))
+    for i in range(0, vids.shape[0], 4):
+        x, mk = vids[i:i + 4], vmask[i:i + 4]
+        logits = m(input_ids=x).logits[:, :-1].float()
+        tgt = x[:, 1:].clone()
+        tgt[mk[:, 1:] == 0] = -100
+        nll += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                                 ignore_index=-100, reduction="sum").item()
+        count += int((tgt != -100).sum())
+print(json.dumps({"tokens_per_second": rate, "val_loss": nll / max(count, 1)}))
 PY
 ours_rate() {
   "$py" - "$1" <<'PY'
@@ -105,6 +124,9 @@ log = [e for e in json.load(open(sys.argv[1]))["log"] if "loss" in e]
 secs = sum(e["tokens"] / e["tokens_per_second"] for e in log[1:])
 print(len(log[1:]) * 4 * 512 / secs)
 PY
+}
+ours_val() {
+  "$py" -c "import json,sys; print([e for e in json.load(open(sys.argv[1]))['log'] if 'val_loss' in e][-1]['val_loss'])" "$1"
 }
 field() { grep -F "$1" "$2" | sed 's/.*: //'; }
 echo "threads: $(nproc); steps: $steps (first excluded from the rate); batch 4 x 512 tokens, rank 16, all linear layers, fp32"
@@ -121,8 +143,19 @@ for variant in plain ckpt; do
   echo "ours:               $(printf '%.0f' "$ours_tps") tokens/s, peak RSS $(( rss_o / 1024 )) MB"
   echo "transformers+peft:  $(printf '%.0f' "$peer_tps") tokens/s, peak RSS $(( rss_p / 1024 )) MB"
   awk -v a="$ours_tps" -v b="$peer_tps" -v c="$rss_o" -v d="$rss_p" 'BEGIN { printf "ratio ours/peer: tokens/s %.2fx, peak RSS %.2f\n", a / b, c / d }'
-  [[ $variant == plain ]] && { plain_ours=$ours_tps; plain_peer=$peer_tps; }
+  [[ $variant == plain ]] && { plain_ours=$ours_tps; plain_peer=$peer_tps; plain_rss_p=$rss_p
+    val_o=$(ours_val "$work/ours/train_log.json")
+    val_p=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['val_loss'])" "$work/peer.json"); }
 done
+/usr/bin/time -v "$bin/bin/slicetune" train "$work/recipe-bf16.yaml" 2> "$work/ours-bf16.time" >/dev/null
+bf16_tps=$(ours_rate "$work/ours-bf16/train_log.json")
+rss_b=$(field "Maximum resident set size" "$work/ours-bf16.time")
+val_b=$(ours_val "$work/ours-bf16/train_log.json")
+echo "-- our bf16 mode against their fp32 (no activation checkpointing)"
+echo "ours bf16:          $(printf '%.0f' "$bf16_tps") tokens/s, peak RSS $(( rss_b / 1024 )) MB"
+awk -v a="$bf16_tps" -v b="$plain_peer" -v c="$rss_b" -v d="$plain_rss_p" \
+  'BEGIN { printf "ratio ours bf16 / their fp32: tokens/s %.2fx, peak RSS %.2f\n", a / b, c / d }'
+echo "validation loss after $steps steps: ours fp32 $val_o, ours bf16 $val_b, transformers+peft fp32 $val_p"
 # Model FLOPs of one training token, frozen base (forward + input gradient, 4 per weight),
 # LoRA factors (6 per parameter), row-causal attention over the 512-token rows as the
 # peer computes it (fwd 2*2*T*hd*nh/2 per token and layer, backward twice that), LM head.
