@@ -1,6 +1,7 @@
 #include "data/clean/decode.h"
 
 #include <iconv.h>
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -86,12 +87,68 @@ StatusOr<Decoder> Decoder::Create(const std::string& encoding) {
 }
 
 Status Decoder::Open(const std::string& enc) {
+  stats_.encoding = enc;
+  // UTF-8 is checked here, not by iconv: glibc's UTF-8 decoder passes 5- and 6-byte
+  // forms and code points above U+10FFFF through (found by fuzz_decode).
+  if (enc == "utf-8") {
+    utf8_ = true;
+    return Status::Ok();
+  }
   const char* name = IconvName(enc);
   iconv_t cd = iconv_open("UTF-8", name);
   if (cd == (iconv_t)-1) return RuntimeError(std::string("iconv cannot convert from ") + name + " on this system");
   cd_ = cd;
-  stats_.encoding = enc;
   return Status::Ok();
+}
+
+namespace {
+
+// Whether the n (< 4) bytes at p could begin a valid sequence that the next piece completes.
+bool CutSequence(const unsigned char* p, size_t n) {
+  const unsigned char c = p[0];
+  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || n >= len) return false;
+  for (size_t k = 1; k < n; ++k)
+    if ((p[k] & 0xC0) != 0x80) return false;
+  return true;
+}
+
+}  // namespace
+
+// Copies the well-formed sequences (utf8proc_iterate: Unicode's table 3-7, no
+// overlong forms, surrogates or code points past U+10FFFF) and replaces each byte
+// that does not start one, as the iconv path does for its invalid units.
+void Decoder::FeedUtf8(const unsigned char* p, size_t left, bool last, int64_t offset, std::string* out) {
+  while (left > 0) {
+    size_t run = 0;
+    while (run < left && p[run] < 0x80) ++run;
+    if (run) {
+      out->append(reinterpret_cast<const char*>(p), run);
+      p += run;
+      left -= run;
+      offset += (int64_t)run;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, (utf8proc_ssize_t)std::min<size_t>(left, 4), &cp);
+    if (n > 0) {
+      out->append(reinterpret_cast<const char*>(p), (size_t)n);
+      p += n;
+      left -= (size_t)n;
+      offset += n;
+      continue;
+    }
+    if (!last && left < 4 && CutSequence(p, left)) {  // completed by the next Feed
+      pending_.assign(reinterpret_cast<const char*>(p), left);
+      return;
+    }
+    if (stats_.first_invalid < 0) stats_.first_invalid = offset;
+    stats_.invalid_bytes += 1;
+    out->append(kReplacement);
+    ++p;
+    --left;
+    ++offset;
+  }
 }
 
 Status Decoder::Feed(std::string_view in, bool last, std::string* out) {
@@ -120,6 +177,10 @@ Status Decoder::Feed(std::string_view in, bool last, std::string* out) {
     if ((enc == "utf-16le" && bom_le) || (enc == "utf-16be" && bom_be)) skip = 2;
     ST_RETURN_IF_ERROR(Open(enc));
     if (skip) stats_.encoding += " (bom)";
+  }
+  if (utf8_) {
+    FeedUtf8(reinterpret_cast<const unsigned char*>(in.data()) + skip, in.size() - skip, last, base + (int64_t)skip, out);
+    return Status::Ok();
   }
   const size_t unit = stats_.encoding.rfind("utf-16", 0) == 0 ? 2 : 1;
   auto cd = static_cast<iconv_t>(cd_);

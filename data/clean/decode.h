@@ -1,7 +1,8 @@
 // Text encodings to UTF-8: UTF-8 (with or without BOM), GB18030 / GBK and
 // UTF-16 (LE / BE, with or without BOM), detected or declared, converted with
-// glibc's iconv. Bytes that are not valid in the encoding become U+FFFD and are
-// counted, with the offset of the first, never dropped silently.
+// glibc's iconv (UTF-8 is checked with utf8proc). Bytes that are not valid in
+// the encoding become U+FFFD and are counted, with the offset of the first,
+// never dropped silently.
 //
 // Detection (`auto`), in order: a BOM; UTF-16 by its zero bytes (ASCII-range text
 // in UTF-16 has a zero in every other byte); valid UTF-8; otherwise GB18030
@@ -50,6 +51,8 @@ class Decoder {
  private:
   Decoder() = default;
   Status Open(const std::string& encoding);
+  // The UTF-8 path; `offset` is the stream offset of p[0].
+  void FeedUtf8(const unsigned char* p, size_t left, bool last, int64_t offset, std::string* out);
   void* cd_ = nullptr;  // iconv_t; null for UTF-8, which is validated without iconv
   std::string pending_;  // bytes of an incomplete sequence from the last Feed
   bool started_ = false, utf8_ = false;

@@ -65,6 +65,42 @@ TEST(Decode, SequencesSplitAcrossFeedsSurvive) {
   EXPECT_EQ(d->stats().bytes_in, (int64_t)bytes.size());
 }
 
+TEST(Decode, Utf8OutsideUnicodeIsReplaced) {
+  // glibc's iconv passed these through from UTF-8 (fuzz_decode, fuzz/corpus/decode/crash-five-byte-form):
+  // a 5-byte form, a 6-byte form, U+110000 and U+1FFFFF in 4 bytes; also surrogates and overlong forms.
+  struct Case {
+    std::string in;
+    int64_t invalid;
+  };
+  const Case cases[] = {{"\xF8\x88\x80\x80\x80", 5}, {"\xFC\x84\x80\x80\x80\x80", 6}, {"\xF4\x90\x80\x80", 4},
+                        {"\xF7\xBF\xBF\xBF", 4},     {"\xED\xA0\x80", 3},                {"\xC0\x80", 2},
+                        {"\xE0\x80\x80", 3}};
+  for (const auto& c : cases) {
+    DecodeStats st;
+    auto out = DecodeToUtf8("\xEF\xBB\xBF" "a" + c.in + "b", "auto", &st);
+    ASSERT_TRUE(out.ok());
+    std::string want = "a";
+    for (int64_t i = 0; i < c.invalid; ++i) want += "\xEF\xBF\xBD";
+    EXPECT_EQ(*out, want + "b") << c.in.size() << " bytes";
+    EXPECT_EQ(st.invalid_bytes, c.invalid);
+    EXPECT_EQ(st.first_invalid, 4);  // after the BOM and 'a'
+  }
+  DecodeStats st;  // the largest code point and a 4-byte emoji stay
+  EXPECT_EQ(*DecodeToUtf8("\xF4\x8F\xBF\xBF\xF0\x9F\x98\x80", "utf-8", &st), "\xF4\x8F\xBF\xBF\xF0\x9F\x98\x80");
+  EXPECT_EQ(st.invalid_bytes, 0);
+}
+
+TEST(Decode, Utf8SplitAcrossFeedsSurvives) {
+  const std::string bytes = std::string(5000, 'a') + "\xF0\x9F\x98\x80\xE4\xB8\xAD\xE4";  // the last one cut
+  auto d = Decoder::Create("utf-8");
+  ASSERT_TRUE(d.ok());
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); ++i) ASSERT_TRUE(d->Feed(bytes.substr(i, 1), i + 1 == bytes.size(), &out).ok());
+  EXPECT_EQ(out, std::string(5000, 'a') + "\xF0\x9F\x98\x80\xE4\xB8\xAD\xEF\xBF\xBD");
+  EXPECT_EQ(d->stats().invalid_bytes, 1);
+  EXPECT_EQ(d->stats().first_invalid, 5007);
+}
+
 TEST(Normalize, KeepsChinesePunctuationAndFixesWidthControlsWhitespace) {
   auto n = Normalizer::Create(NormalizeOptions{});
   ASSERT_TRUE(n.ok());
