@@ -99,6 +99,13 @@ StatusOr<ModelSpec> ParseModelSpec(const std::string& text, const std::string& w
   ST_ASSIGN_OR_RETURN(s.num_kv_heads, GetInt(j, "num_key_value_heads", where, false, s.num_heads));
   if (s.num_heads == 0 || s.hidden_size == 0 || s.vocab_size == 0 || s.num_layers == 0)
     return InvalidInput(where + ": vocab_size, hidden_size, num_hidden_layers and num_attention_heads must be positive");
+  // Every layer is a list of weights here and a set of tensors in a checkpoint: a
+  // count far past any real model (the largest open ones have ~130) is a damaged
+  // file, refused before anything is sized by it (fuzz_config_json: 6,666,662).
+  constexpr int64_t kMaxLayers = 4096;
+  if (s.num_layers > kMaxLayers)
+    return InvalidInput(where + ": num_hidden_layers is " + std::to_string(s.num_layers) + ", more than " +
+                        std::to_string(kMaxLayers) + " (no model has that many); check the file");
   ST_ASSIGN_OR_RETURN(s.head_dim, GetInt(j, "head_dim", where, false, s.hidden_size / s.num_heads));
   if (s.num_kv_heads == 0 || s.num_heads % s.num_kv_heads != 0)
     return InvalidInput(where + ": num_attention_heads (" + std::to_string(s.num_heads) +

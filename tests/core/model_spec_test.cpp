@@ -48,6 +48,10 @@ TEST(ModelSpec, BadConfigsNameTheField) {
        "field 'eos_token_id': expected a non-negative integer or a list of them, found [\"LlamaForCausalLM\"]"},
       {std::string(kConfig).substr(0, std::string(kConfig).size() - 1) + R"(, "eos_token_id": [2, -1]})",
        "field 'eos_token_id'"},
+      // Found by fuzz_config_json (1,800 s run): 6,666,662 layers sized a 2.3 GB weight list.
+      {R"({"model_type": "qwen2", "vocab_size": 600, "hidden_size": 128, "intermediate_size": 512,
+           "num_hidden_layers": 6666662, "num_attention_heads": 4})",
+       "num_hidden_layers is 6666662, more than 4096"},
   };
   for (const auto& c : cases) {
     auto s = ParseModelSpec(c.text, "config.json");
