@@ -6,9 +6,13 @@
 # only changes by hand.
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (default 20) each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh recipe gguf
+# FUZZ_SEED=N fixes libFuzzer's random seed (the test suite uses 1, so a commit's
+# run explores the same inputs every time: CI fails for a bug, not for a dice roll;
+# a longer run with the same seed covers everything the short one does, and more).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-20}
+seed=${FUZZ_SEED:-0}  # 0: libFuzzer draws one
 targets=("$@")
 ((${#targets[@]})) || targets=(safetensors gguf config_json recipe chat decode readers tokenizer_json tokenizer_model shard manifest)
 cmake --preset fuzz >/dev/null
@@ -24,7 +28,7 @@ for t in "${targets[@]}"; do
   work=build/fuzz/work/$t
   rm -rf "$work" && mkdir -p "$work" && cp -r "fuzz/corpus/$t/." "$work/"
   log=build/fuzz/$t.log
-  if build/fuzz/fuzz/fuzz_$t -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=262144 -timeout=20 \
+  if build/fuzz/fuzz/fuzz_$t -max_total_time="$seconds" -seed="$seed" -rss_limit_mb=2048 -max_len=262144 -timeout=20 \
        -artifact_prefix="build/fuzz/crashes/$t-" "$work" > "$log" 2>&1; then
     echo "fuzz: $t: $(grep -o 'Done [0-9]* runs' "$log" | tail -1 | cut -d' ' -f2) runs in ${seconds} s, no crash" >&2
   else
