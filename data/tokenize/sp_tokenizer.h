@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/tokenize/sp_bpe_encoder.h"
 #include "data/tokenize/tokenizer.h"
 
 namespace sentencepiece {
@@ -42,10 +43,15 @@ class SpTokenizer : public Tokenizer {
   TokenType Type(int id) const override;
   const std::string& sha256() const override { return sha256_; }
   const std::string& path() const override { return path_; }
+  // Whether ids come from our own BPE encoder (sp_bpe_encoder.h) rather than
+  // libsentencepiece; SLICETUNE_SP_LIBRARY=1 in the environment turns it off.
+  bool uses_own_encoder() const { return fast_ != nullptr; }
 
  private:
   SpTokenizer();
+  std::unique_ptr<SpBpeEncoder> BuildOwnEncoder(const std::string& model_bytes) const;
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::unique_ptr<SpBpeEncoder> fast_;  // null: the model is one it does not reproduce
   std::string sha256_, path_;
   bool add_bos_ = true, add_eos_ = false;
   std::vector<std::pair<std::string, int>> specials_;  // control / unknown piece text -> id, longest first
