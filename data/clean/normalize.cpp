@@ -18,10 +18,49 @@ std::vector<int32_t> CodePoints(const std::string& s) {
 
 std::string Utf8(const std::vector<int32_t>& cps) { return EncodeUtf8(std::u32string(cps.begin(), cps.end())); }
 
+// True when every character of `s` is one of those, so NFC would return `s`:
+// most Chinese and English text, which then skips utf8proc's decomposition.
+bool NfcStable(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0 && i + 1 < n) {
+      cp = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
+      i += 2;
+    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
+      cp = (c & 0x0F) << 12 | (p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+      i += 3;
+    } else {
+      return false;  // four-byte characters and anything unexpected take the full path
+    }
+    if (!NfcStableCodePoint(cp)) return false;
+  }
+  return true;
+}
+
 bool IsZeroWidth(int32_t c) { return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF; }
 bool IsHSpace(int32_t c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
+
+// Code points that NFC leaves as they are wherever they stand, among themselves:
+// combining class 0, no canonical decomposition, and no composition with a
+// neighbour from this set (Unicode's UnicodeData.txt and CompositionExclusions;
+// the test holds every one to utf8proc). Below U+0300 (ASCII, Latin-1, Latin
+// Extended A/B: precomposed letters are already NFC), U+2010-U+2027 (dashes,
+// quotes, ellipsis), U+3000-U+3029 (CJK punctuation; the tone marks after it
+// combine), U+4E00-U+9FFF (CJK unified ideographs) and U+FF01-U+FF5E (full-width
+// forms: compatibility mappings only, which NFC does not apply).
+bool NfcStableCodePoint(uint32_t c) {
+  return c < 0x300 || (c >= 0x2010 && c <= 0x2027) || (c >= 0x3000 && c <= 0x3029) || (c >= 0x4E00 && c <= 0x9FFF) ||
+         (c >= 0xFF01 && c <= 0xFF5E);
+}
 
 Normalizer::~Normalizer() {
   if (opencc_) opencc_close(static_cast<opencc_t>(opencc_));
@@ -62,7 +101,7 @@ std::string Normalizer::Apply(const std::string& text, NormalizeStats* st) const
       }
     }
   }
-  if (opts_.nfc && !cur.empty()) {
+  if (opts_.nfc && !cur.empty() && !NfcStable(cur)) {
     utf8proc_uint8_t* n = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(cur.c_str()));
     if (n) {
       std::string t(reinterpret_cast<char*>(n));

@@ -38,6 +38,10 @@ struct NormalizeStats {
   int64_t nfc = 0, fullwidth = 0, controls = 0, whitespace = 0, t2s = 0;
 };
 
+// Whether NFC leaves this code point as it is wherever it stands among others of
+// the same set (the normalizer skips utf8proc for text made only of these).
+bool NfcStableCodePoint(uint32_t c);
+
 class Normalizer {
  public:
   ~Normalizer();

@@ -1,7 +1,9 @@
 #include "data/tokenize/sp_bpe_encoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 
 namespace st::data {
 namespace {
@@ -61,9 +63,17 @@ struct Lower {
 
 struct Scratch {
   std::string norm;
-  std::vector<Symbol> syms;
-  std::vector<Candidate> heap;
+  std::vector<int> word;
+  // Recent short words' ids: word -> (offset, count) in `pool`.
+  uint64_t owner = 0;
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> words;
+  std::vector<int> pool;
 };
+
+constexpr size_t kCachedWordBytes = 64;
+constexpr size_t kCachedWords = 1 << 16;
+
+std::atomic<uint64_t> g_serial{0};
 
 }  // namespace
 
@@ -90,6 +100,11 @@ std::unique_ptr<SpBpeEncoder> SpBpeEncoder::Build(const SpModelFacts& f, std::st
     }
   }
   if (unk < 0) return *why = "no unknown piece", nullptr;
+  e->serial_ = ++g_serial;
+  e->split_at_spaces_ = true;
+  for (const auto& [text, id] : pieces)
+    for (size_t k = text.find(kSpace, 1); k != std::string_view::npos; k = text.find(kSpace, k + 1))
+      if (k < kSpace.size() || text.substr(k - kSpace.size(), kSpace.size()) != kSpace) e->split_at_spaces_ = false;
   e->unk_id_ = unk;
   e->byte_fallback_ = f.byte_fallback;
   e->add_dummy_prefix_ = f.add_dummy_prefix;
@@ -242,16 +257,70 @@ bool SpBpeEncoder::Encode(std::string_view text, std::vector<int>* ids) const {
   }
   thread_local Scratch t;
   Normalize(text, &t.norm);
-  const std::string& norm = t.norm;
-  const auto* s = (const unsigned char*)norm.data();
+  const std::string_view norm = t.norm;
+  const size_t first = ids->size();
+  // Without byte fallback a run of unknown pieces is one <unk>, across words too.
+  auto append = [&](const int* w, size_t n) {
+    if (n && !byte_fallback_ && w[0] == unk_id_ && ids->size() > first && ids->back() == unk_id_) ++w, --n;
+    ids->insert(ids->end(), w, w + n);
+  };
+  if (!split_at_spaces_) {
+    EncodeStretch(norm, &t.word);
+    append(t.word.data(), t.word.size());
+    return true;
+  }
+  if (t.owner != serial_) {
+    t.owner = serial_;
+    t.words.clear();
+    t.pool.clear();
+  }
+  for (size_t a = 0; a < norm.size();) {
+    // The next start of a space run: U+2581 not preceded by U+2581.
+    size_t b = a + 1;
+    for (;; ++b) {
+      const void* hit = std::memchr(norm.data() + b, kSpace[0], norm.size() - std::min(b, norm.size()));
+      if (!hit) {
+        b = norm.size();
+        break;
+      }
+      b = (const char*)hit - norm.data();
+      if (norm.compare(b, kSpace.size(), kSpace) == 0 &&
+          (b < kSpace.size() || norm.compare(b - kSpace.size(), kSpace.size(), kSpace) != 0))
+        break;
+    }
+    const std::string_view word = norm.substr(a, b - a);
+    a = b;
+    if (word.size() > kCachedWordBytes) {
+      EncodeStretch(word, &t.word);
+      append(t.word.data(), t.word.size());
+      continue;
+    }
+    auto it = t.words.find(std::string(word));  // (heterogeneous lookup needs C++20 transparent hashing; short keys)
+    if (it == t.words.end()) {
+      EncodeStretch(word, &t.word);
+      if (t.words.size() >= kCachedWords) {
+        t.words.clear();
+        t.pool.clear();
+      }
+      it = t.words.emplace(std::string(word), std::make_pair((uint32_t)t.pool.size(), (uint32_t)t.word.size())).first;
+      t.pool.insert(t.pool.end(), t.word.begin(), t.word.end());
+    }
+    append(t.pool.data() + it->second.first, it->second.second);
+  }
+  return true;
+}
 
+void SpBpeEncoder::EncodeStretch(std::string_view norm, std::vector<int>* out) const {
+  thread_local std::vector<Symbol> syms;
+  thread_local std::vector<Candidate> heap;
+  out->clear();
+  const auto* s = (const unsigned char*)norm.data();
   // Symbols: user-defined symbols (frozen), else characters.
-  auto& syms = t.syms;
   syms.clear();
   for (size_t i = 0; i < norm.size();) {
     Symbol y{};
     size_t len = 0;
-    if (int id = MatchUserDefined(std::string_view(norm).substr(i), &len); id >= 0) {
+    if (int id = MatchUserDefined(norm.substr(i), &len); id >= 0) {
       y.sym = id, y.out = out_of_piece_[id], y.frozen = true;
     } else {
       uint32_t cp;
@@ -267,21 +336,21 @@ bool SpBpeEncoder::Encode(std::string_view text, std::vector<int>* ids) const {
     syms.push_back(y);
     i += len;
   }
-  if (syms.empty()) return true;
+  if (syms.empty()) return;
   syms.back().next = -1;
 
-  auto& heap = t.heap;
   heap.clear();
-  auto try_pair = [&](int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
+  auto candidate = [&](int32_t l, int32_t r) {
+    if (l < 0 || r < 0) return false;
     const Symbol &a = syms[l], &b = syms[r];
-    if (a.frozen || b.frozen || a.sym < 0 || b.sym < 0) return;
+    if (a.frozen || b.frozen || a.sym < 0 || b.sym < 0) return false;
     const Merge* m = FindMerge(a.sym, b.sym);
-    if (!m) return;
+    if (!m) return false;
     heap.push_back(Candidate{m->score, l, r, a.sym, b.sym, m->merged});
-    std::push_heap(heap.begin(), heap.end(), Lower());
+    return true;
   };
-  for (int32_t i = 0; i + 1 < (int32_t)syms.size(); ++i) try_pair(i, i + 1);
+  for (int32_t i = 0; i + 1 < (int32_t)syms.size(); ++i) candidate(i, i + 1);
+  std::make_heap(heap.begin(), heap.end(), Lower());
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), Lower());
     const Candidate c = heap.back();
@@ -294,8 +363,8 @@ bool SpBpeEncoder::Encode(std::string_view text, std::vector<int>* ids) const {
     a.next = b.next;
     if (b.next >= 0) syms[b.next].prev = c.left;
     b.len = 0;
-    try_pair(a.prev, c.left);
-    try_pair(c.left, a.next);
+    if (candidate(a.prev, c.left)) std::push_heap(heap.begin(), heap.end(), Lower());
+    if (candidate(c.left, a.next)) std::push_heap(heap.begin(), heap.end(), Lower());
   }
 
   bool prev_unk = false;
@@ -303,13 +372,12 @@ bool SpBpeEncoder::Encode(std::string_view text, std::vector<int>* ids) const {
     const Symbol& y = syms[i];
     const bool unk = y.out == unk_id_;
     if (unk && byte_fallback_) {
-      for (uint32_t k = 0; k < y.len; ++k) ids->push_back(byte_ids_[s[y.begin + k]]);
+      for (uint32_t k = 0; k < y.len; ++k) out->push_back(byte_ids_[s[y.begin + k]]);
     } else if (!(unk && prev_unk)) {  // without byte fallback a run of unknown pieces is one <unk>
-      ids->push_back(y.out);
+      out->push_back(y.out);
     }
     prev_unk = unk;
   }
-  return true;
 }
 
 }  // namespace st::data

@@ -56,6 +56,14 @@ class SpBpeEncoder {
   // Longest user-defined symbol at the start of `s`: its piece id, and *len; -1 if none.
   int MatchUserDefined(std::string_view s, size_t* len) const;
   void Normalize(std::string_view text, std::string* out) const;
+  // The ids of one stretch of normalized text, merges confined to it.
+  void EncodeStretch(std::string_view norm, std::vector<int>* out) const;
+
+  // When no piece has U+2581 right after another character, no merge crosses the
+  // start of a space run: the normalized text is encoded word by word then, and
+  // each thread keeps the ids of recent short words (keyed by this encoder's serial).
+  bool split_at_spaces_ = false;
+  uint64_t serial_ = 0;
 
   int unk_id_ = 0;
   bool byte_fallback_ = false, add_dummy_prefix_ = true, remove_extra_whitespaces_ = true;

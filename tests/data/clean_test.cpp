@@ -1,8 +1,10 @@
 // Corpus cleaning stages: decoding, normalization, duplicate removal and the
 // de-identification validators (the labelled-set evaluation is tests/python/test_deid.py).
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -12,6 +14,7 @@
 #include "data/clean/minhash.h"
 #include "data/clean/signature_store.h"
 #include "data/clean/deid.h"
+#include "core/utf8.h"
 #include "data/clean/normalize.h"
 #include "tests/test_util.h"
 
@@ -117,6 +120,45 @@ TEST(Normalize, KeepsChinesePunctuationAndFixesWidthControlsWhitespace) {
   all.ideographic_space = true;
   auto n2 = Normalizer::Create(all);
   EXPECT_EQ(n2->Apply("（注意）：好！\xE3\x80\x80。", nullptr), "(注意):好! 。");
+}
+
+// The normalizer skips utf8proc's NFC for text made only of "stable" code points;
+// hold that set to utf8proc: each alone is unchanged and has combining class 0,
+// and no two of those that take part in any composition compose with each other.
+TEST(Normalize, NfcStableSetIsStableUnderUtf8proc) {
+  auto nfc = [](const std::u32string& s) {
+    const std::string in = EncodeUtf8(s);
+    utf8proc_uint8_t* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(in.c_str()));
+    std::string r(reinterpret_cast<char*>(out));
+    std::free(out);
+    return r;
+  };
+  std::vector<char32_t> composing;
+  int stable = 0;
+  for (char32_t c = 1; c < 0x10000; ++c) {
+    if (!NfcStableCodePoint(c)) continue;
+    ++stable;
+    const auto* p = utf8proc_get_property((utf8proc_int32_t)c);
+    ASSERT_EQ(p->combining_class, 0) << std::hex << (uint32_t)c;
+    ASSERT_EQ(nfc(std::u32string(1, c)), EncodeUtf8(std::u32string(1, c))) << std::hex << (uint32_t)c;
+    if (p->comb_index != UINT16_MAX) composing.push_back(c);
+  }
+  EXPECT_GT(stable, 20000);
+  EXPECT_FALSE(NfcStableCodePoint(0x0301));  // combining acute
+  EXPECT_FALSE(NfcStableCodePoint(0x2000));  // EN QUAD: NFC maps it to U+2002
+  EXPECT_FALSE(NfcStableCodePoint(0x302A));  // ideographic tone mark (combining)
+  EXPECT_FALSE(NfcStableCodePoint(0xF900));  // CJK compatibility ideograph
+  for (char32_t a : composing)
+    for (char32_t b : composing) {
+      const std::u32string pair{a, b};
+      ASSERT_EQ(nfc(pair), EncodeUtf8(pair)) << std::hex << (uint32_t)a << " " << (uint32_t)b;
+    }
+  // And the normalizer still composes where it must: e + combining acute inside Chinese text.
+  auto n = Normalizer::Create(NormalizeOptions{});
+  ASSERT_TRUE(n.ok());
+  NormalizeStats st;
+  EXPECT_EQ(n->Apply("中文 cafe\xCC\x81。", &st), "中文 caf\xC3\xA9。");
+  EXPECT_EQ(st.nfc, 1);
 }
 
 TEST(Normalize, TraditionalToSimplified) {

@@ -110,6 +110,9 @@ TEST(SpEncoder, SameIdsAsLibsentencepieceForTrainedModels) {
       // no dummy prefix
       {"noprefix", "--model_type=bpe --normalization_rule_name=identity --byte_fallback=true "
                    "--add_dummy_prefix=false"},
+      // pieces that span spaces: no word-by-word encoding; and pieces of spaces only
+      {"spans", "--model_type=bpe --normalization_rule_name=identity --byte_fallback=true "
+                "--split_by_whitespace=false --remove_extra_whitespaces=false --allow_whitespace_only_pieces=true"},
   };
   for (const auto& c : cases) {
     const Pair p = LoadBoth(Train(dir, c.name, c.args));
@@ -189,11 +192,18 @@ std::string HandModel(const std::vector<std::tuple<std::string, float, int>>& pi
 TEST(SpEncoder, HandMadeModelsReachTheCorners) {
   testing::TempDir dir;
   // "ab" is a piece while "b" is not: the pair (a, b) must still merge. "cd" and
-  // "de" tie on score: the leftmost pair wins. "x" and "y" are unknown.
+  // "de" tie on score: the leftmost pair wins. "x" and "y" are unknown. "▁▁"
+  // joins a space run.
   std::vector<std::tuple<std::string, float, int>> pieces = {
       {"<unk>", 0, 2}, {"<s>", 0, 3}, {"</s>", 0, 3}, {"\xE2\x96\x81", -1, 1}, {"a", -2, 1}, {"c", -3, 1},
       {"d", -4, 1},    {"e", -5, 1},  {"ab", -6, 1},  {"cd", -7, 1},           {"de", -7, 1}, {"\xE2\x96\x81" "ab", -8, 1},
-      {"abab", -10, 1}};
+      {"abab", -10, 1}, {"\xE2\x96\x81\xE2\x96\x81", -11, 1}};
+  // The same without the space piece (so spaces are unknown too, and a run of
+  // unknowns crosses words), and with a piece spanning a space ("a▁c").
+  std::vector<std::tuple<std::string, float, int>> no_space, spanning = pieces;
+  for (const auto& p : pieces)
+    if (std::get<0>(p).find("\xE2\x96\x81") == std::string::npos) no_space.push_back(p);
+  spanning.emplace_back("a\xE2\x96\x81" "c", -1.5f, 1);
   std::vector<std::tuple<std::string, float, int>> with_bytes = pieces;
   for (int b = 0; b < 256; ++b) {
     char name[8];
@@ -201,10 +211,12 @@ TEST(SpEncoder, HandMadeModelsReachTheCorners) {
     with_bytes.emplace_back(name, 0, 6);
   }
   const std::vector<std::string> texts = {"ab", "abab", "ab ab", "cde", "ccdde", "xyab", "xy  yx ab", " ab  ",
-                                          "   ", "b", "bab", "a\xE2\x96\x81" "ab", "abxab", "dede cdcd"};
+                                          "   ", "b", "bab", "a\xE2\x96\x81" "ab", "abxab", "dede cdcd",
+                                          "a  ab", "ab   ab", "a c", "ab c a  c", "x y", "ax  yb", "xx yy ab x"};
   int n = 0;
   for (const auto& model : {HandModel(pieces, false, true), HandModel(pieces, false, false),
-                            HandModel(with_bytes, true, false), HandModel(with_bytes, true, true)}) {
+                            HandModel(with_bytes, true, false), HandModel(with_bytes, true, true),
+                            HandModel(no_space, false, false), HandModel(spanning, false, false)}) {
     const std::string path = dir / ("hand" + std::to_string(n++) + ".model");
     std::ofstream(path, std::ios::binary) << model;
     const Pair p = LoadBoth(path);
