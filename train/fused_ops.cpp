@@ -14,6 +14,7 @@
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
+#include "train/cpu_swiglu.h"
 #include "train/cpu_norm.h"
 #include "train/llama_model.h"
 #include "train/lora.h"
@@ -241,6 +242,7 @@ at::Tensor RmsNormOp(const at::Tensor& x, const at::Tensor& w, double eps) {
 
 at::Tensor SwigluOp(const at::Tensor& g, const at::Tensor& u) {
   if (On(Kernels().swiglu, g)) return SwigluFn::apply(g, u);
+  if (Kernels().swiglu && SwigluCpuApplies(g, u)) return SwigluCpu(g, u);
   return at::silu(g) * u;
 }
 

@@ -3,11 +3,13 @@
 // every gradient, in float32 and bf16.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "train/cpu_doc_attention.h"
 #include "train/cpu_rope.h"
+#include "train/cpu_swiglu.h"
 #include "train/fused_ops.h"
 #include "train/lora.h"
 
@@ -62,6 +64,49 @@ void CheckLora(at::ScalarType type, bool bias, double dropout, double tol) {
   EXPECT_LT(RelErr(fast.dx, ref.dx), tol);
   EXPECT_LT(RelErr(fast.da, ref.da), tol);
   EXPECT_LT(RelErr(fast.db, ref.db), tol);
+}
+
+void CheckSwiglu(at::ScalarType type, double tol) {
+  at::manual_seed(5);
+  // odd sizes: tasks and vector tails; large |g| for the exponential's range
+  at::Tensor g0 = (at::randn({3, 7, 333}) * 4).to(type), u0 = at::randn({3, 7, 333}).to(type);
+  g0.view({-1}).slice(0, 0, 4).copy_(at::tensor({-100.0, 100.0, 0.0, -30.0}).to(type));
+  at::Tensor dy = at::randn({3, 7, 333}).to(type);
+  auto run = [&](at::Tensor* y, at::Tensor* dg, at::Tensor* du) {
+    at::Tensor g = g0.clone().set_requires_grad(true), u = u0.clone().set_requires_grad(true);
+    *y = SwigluOp(g, u);
+    y->backward(dy);
+    *dg = g.grad(), *du = u.grad();
+  };
+  at::Tensor y, dg, du, ry, rdg, rdu;
+  run(&y, &dg, &du);
+  {
+    SwitchesOff off({"swiglu"});
+    run(&ry, &rdg, &rdu);
+  }
+  EXPECT_EQ(y.scalar_type(), type);
+  EXPECT_LT(RelErr(y, ry), tol);
+  EXPECT_LT(RelErr(dg, rdg), tol);
+  EXPECT_LT(RelErr(du, rdu), tol);
+  EXPECT_TRUE(at::isfinite(dg).all().item<bool>());
+}
+
+TEST(CpuNodes, SwigluMatchesTheComposite) {
+  CheckSwiglu(at::kFloat, 1e-6);
+  CheckSwiglu(at::kBFloat16, 1e-2);  // rounded once here, after each op there
+}
+
+TEST(CpuNodes, SwigluExponentialIsAccurateOverTheFloatRange) {
+  double worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+    const double ref = std::exp((double)x), got = SwigluExp(x);
+    worst = std::max(worst, std::abs(got - ref) / ref);
+  }
+  EXPECT_LT(worst, 3e-7);  // ~2.5 ulp of float
+  EXPECT_EQ(SwigluExp(0.0f), 1.0f);
+  EXPECT_TRUE(std::isinf(SwigluExp(1000.0f)) || SwigluExp(1000.0f) > 3e38f);
+  EXPECT_LT(SwigluExp(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isnan(SwigluExp(std::nanf(""))));
 }
 
 TEST(CpuNodes, LoraMatchesTheCompositeInFloat32) {
