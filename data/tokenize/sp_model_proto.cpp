@@ -62,79 +62,64 @@ class WireReader {
   bool ok_ = true;
 };
 
-bool ReadPiece(std::string_view b, SpModelFacts::Piece* p) {
+// Calls f(field, wire type, varint value, payload, fixed32) for each field of a
+// message; false if it is malformed (or f returns false).
+template <typename F>
+bool ForEachField(std::string_view b, F&& f) {
   WireReader r(b);
   int field, wire;
   uint64_t v = 0;
   std::string_view s;
   uint32_t f32 = 0;
-  while (!r.done()) {
-    if (!r.Next(&field, &wire, &v, &s, &f32)) return false;
+  while (!r.done())
+    if (!r.Next(&field, &wire, &v, &s, &f32) || !f(field, wire, v, s, f32)) return false;
+  return true;
+}
+
+bool ReadPiece(std::string_view b, SpModelFacts::Piece* p) {
+  return ForEachField(b, [&](int field, int wire, uint64_t v, std::string_view s, uint32_t f32) {
     if (field == 1 && wire == 2) p->text.assign(s);
     if (field == 2 && wire == 5) std::memcpy(&p->score, &f32, 4);
     if (field == 3 && wire == 0) p->type = (int)v;
-  }
-  return true;
+    return true;
+  });
 }
 
 bool ReadTrainerSpec(std::string_view b, SpModelFacts* f) {
-  WireReader r(b);
-  int field, wire;
-  uint64_t v = 0;
-  std::string_view s;
-  uint32_t f32 = 0;
-  while (!r.done()) {
-    if (!r.Next(&field, &wire, &v, &s, &f32)) return false;
-    if (wire != 0) continue;
+  return ForEachField(b, [&](int field, int wire, uint64_t v, std::string_view, uint32_t) {
+    if (wire != 0) return true;
     if (field == 3) f->model_type = (int)v;
     if (field == 24) f->treat_whitespace_as_suffix = v != 0;
     if (field == 35) f->byte_fallback = v != 0;
-  }
-  return true;
+    return true;
+  });
 }
 
 bool ReadNormalizerSpec(std::string_view b, SpModelFacts* f) {
-  WireReader r(b);
-  int field, wire;
-  uint64_t v = 0;
-  std::string_view s;
-  uint32_t f32 = 0;
-  while (!r.done()) {
-    if (!r.Next(&field, &wire, &v, &s, &f32)) return false;
+  return ForEachField(b, [&](int field, int wire, uint64_t v, std::string_view s, uint32_t) {
     if (field == 1 && wire == 2) f->normalizer_name.assign(s);
     if (field == 2 && wire == 2) f->charsmap_bytes = s.size();
     if (field == 3 && wire == 0) f->add_dummy_prefix = v != 0;
     if (field == 4 && wire == 0) f->remove_extra_whitespaces = v != 0;
     if (field == 5 && wire == 0) f->escape_whitespaces = v != 0;
-  }
-  return true;
+    return true;
+  });
 }
 
 }  // namespace
 
 StatusOr<SpModelFacts> ReadSpModelFacts(std::string_view proto, const std::string& what) {
   SpModelFacts f;
-  WireReader r(proto);
-  int field, wire;
-  uint64_t v = 0;
-  std::string_view s;
-  uint32_t f32 = 0;
-  bool ok = true;
-  while (ok && !r.done()) {
-    if (!r.Next(&field, &wire, &v, &s, &f32)) {
-      ok = false;
-      break;
-    }
-    if (wire != 2) continue;
+  const bool ok = ForEachField(proto, [&](int field, int wire, uint64_t, std::string_view s, uint32_t) {
+    if (wire != 2) return true;
     if (field == 1) {
       f.pieces.emplace_back();
-      ok = ReadPiece(s, &f.pieces.back());
-    } else if (field == 2) {
-      ok = ReadTrainerSpec(s, &f);
-    } else if (field == 3) {
-      ok = ReadNormalizerSpec(s, &f);
+      return ReadPiece(s, &f.pieces.back());
     }
-  }
+    if (field == 2) return ReadTrainerSpec(s, &f);
+    if (field == 3) return ReadNormalizerSpec(s, &f);
+    return true;
+  });
   if (!ok)
     return InvalidInput(what + ": not a valid sentencepiece model (truncated or malformed protobuf field); "
                                "expected the tokenizer.model shipped with the checkpoint");

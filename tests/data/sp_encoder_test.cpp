@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -127,6 +128,34 @@ TEST(SpEncoder, SameIdsAsLibsentencepieceForTrainedModels) {
     ExpectSameIds(p, {all}, c.name + " whole corpus");
     // invalid UTF-8 goes to libsentencepiece, so it agrees trivially, but must not crash or drop text
     ExpectSameIds(p, {"ok \xff\xfe bad", "\xe6\x9d", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80"}, c.name + " bad utf-8");
+  }
+}
+
+TEST(SpEncoder, ModelFactsAreReadFromTheProto) {
+  testing::TempDir dir;
+  const std::string path = Train(dir, "facts", "--model_type=bpe --normalization_rule_name=identity --byte_fallback=true "
+                                               "--remove_extra_whitespaces=false --add_dummy_prefix=false");
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto f = ReadSpModelFacts(bytes, path);
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(f->model_type, 2);
+  EXPECT_TRUE(f->byte_fallback);
+  EXPECT_EQ(f->normalizer_name, "identity");
+  EXPECT_EQ(f->charsmap_bytes, 0u);
+  EXPECT_FALSE(f->add_dummy_prefix);
+  EXPECT_FALSE(f->remove_extra_whitespaces);
+  EXPECT_TRUE(f->escape_whitespaces);
+  ASSERT_GT(f->pieces.size(), 259u);
+  EXPECT_EQ(f->pieces[0].text, "<unk>");
+  EXPECT_EQ(f->pieces[0].type, SpModelFacts::kUnknown);
+  EXPECT_EQ(f->pieces[3].text, "<0x00>");
+  EXPECT_EQ(f->pieces[3].type, SpModelFacts::kByte);
+  // Truncated inside a field: an error naming the file, never a read past the end.
+  for (size_t cut : {bytes.size() - 1, bytes.size() / 2, (size_t)3}) {
+    auto bad = ReadSpModelFacts(std::string_view(bytes).substr(0, cut), path);
+    ASSERT_FALSE(bad.ok()) << cut;
+    EXPECT_NE(bad.status().message().find(path + ": not a valid sentencepiece model"), std::string::npos);
   }
 }
 
