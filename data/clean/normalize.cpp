@@ -3,6 +3,7 @@
 #include <opencc/opencc.h>
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -17,32 +18,6 @@ std::vector<int32_t> CodePoints(const std::string& s) {
 }
 
 std::string Utf8(const std::vector<int32_t>& cps) { return EncodeUtf8(std::u32string(cps.begin(), cps.end())); }
-
-// True when every character of `s` is one of those, so NFC would return `s`:
-// most Chinese and English text, which then skips utf8proc's decomposition.
-bool NfcStable(const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0 && i + 1 < n) {
-      cp = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
-      i += 2;
-    } else if ((c & 0xF0) == 0xE0 && i + 2 < n) {
-      cp = (c & 0x0F) << 12 | (p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
-      i += 3;
-    } else {
-      return false;  // four-byte characters and anything unexpected take the full path
-    }
-    if (!NfcStableCodePoint(cp)) return false;
-  }
-  return true;
-}
 
 bool IsZeroWidth(int32_t c) { return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF; }
 bool IsHSpace(int32_t c) { return c == ' ' || c == '\t'; }
@@ -101,19 +76,23 @@ std::string Normalizer::Apply(const std::string& text, NormalizeStats* st) const
       }
     }
   }
-  if (opts_.nfc && !cur.empty() && !NfcStable(cur)) {
+  std::vector<int32_t> in = CodePoints(cur), out;
+  // Text made only of code points NFC leaves alone (most Chinese and English)
+  // skips utf8proc's decomposition.
+  if (opts_.nfc && !in.empty() &&
+      !std::all_of(in.begin(), in.end(), [](int32_t c) { return NfcStableCodePoint((uint32_t)c); })) {
     utf8proc_uint8_t* n = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(cur.c_str()));
     if (n) {
       std::string t(reinterpret_cast<char*>(n));
       std::free(n);
       if (t != cur) {
-        auto a = CodePoints(cur), b = CodePoints(t);
-        s.nfc += (int64_t)(a.size() > b.size() ? a.size() - b.size() : 1);
+        std::vector<int32_t> b = CodePoints(t);
+        s.nfc += (int64_t)(in.size() > b.size() ? in.size() - b.size() : 1);
         cur.swap(t);
+        in.swap(b);
       }
     }
   }
-  std::vector<int32_t> in = CodePoints(cur), out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     int32_t c = in[i];

@@ -207,22 +207,23 @@ int SpBpeEncoder::MatchUserDefined(std::string_view s, size_t* len) const {
 // sentencepiece's Normalizer::Normalize with an empty character map: the text in
 // units (a user-defined symbol, else one character), leading and repeated spaces
 // dropped when remove_extra_whitespaces, a dummy-prefix space, ' ' escaped.
-void SpBpeEncoder::Normalize(std::string_view text, std::string* out) const {
+bool SpBpeEncoder::Normalize(std::string_view text, std::string* out) const {
   out->clear();
   auto unit = [&](size_t i) {
     size_t len = 0;
     if (MatchUserDefined(text.substr(i), &len) >= 0) return len;
     uint32_t cp;
-    return CharLen((const unsigned char*)text.data() + i, text.size() - i, &cp);  // validated by the caller
+    return CharLen((const unsigned char*)text.data() + i, text.size() - i, &cp);  // 0: not valid UTF-8
   };
   size_t i = 0;
   if (remove_extra_whitespaces_)
     while (i < text.size() && unit(i) == 1 && text[i] == ' ') ++i;
-  if (i == text.size()) return;
+  if (i == text.size()) return true;
   if (add_dummy_prefix_) out->append(kSpace);
   bool prev_space = remove_extra_whitespaces_;
   while (i < text.size()) {
     const size_t len = unit(i);
+    if (len == 0) return false;
     std::string_view sp = text.substr(i, len);
     while (prev_space && !sp.empty() && sp[0] == ' ') sp.remove_prefix(1);
     if (!sp.empty()) {
@@ -239,24 +240,12 @@ void SpBpeEncoder::Normalize(std::string_view text, std::string* out) const {
   if (remove_extra_whitespaces_)
     while (out->size() >= kSpace.size() && std::string_view(*out).substr(out->size() - kSpace.size()) == kSpace)
       out->resize(out->size() - kSpace.size());
+  return true;
 }
 
 bool SpBpeEncoder::Encode(std::string_view text, std::vector<int>* ids) const {
-  {
-    const auto* s = (const unsigned char*)text.data();
-    uint32_t cp;
-    for (size_t i = 0; i < text.size();) {
-      if (s[i] < 0x80) {
-        ++i;
-        continue;
-      }
-      const size_t len = CharLen(s + i, text.size() - i, &cp);
-      if (len == 0) return false;
-      i += len;
-    }
-  }
   thread_local Scratch t;
-  Normalize(text, &t.norm);
+  if (!Normalize(text, &t.norm)) return false;
   const std::string_view norm = t.norm;
   const size_t first = ids->size();
   // Without byte fallback a run of unknown pieces is one <unk>, across words too.

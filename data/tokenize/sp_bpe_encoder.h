@@ -55,7 +55,8 @@ class SpBpeEncoder {
   const Merge* FindMerge(int32_t left, int32_t right) const;
   // Longest user-defined symbol at the start of `s`: its piece id, and *len; -1 if none.
   int MatchUserDefined(std::string_view s, size_t* len) const;
-  void Normalize(std::string_view text, std::string* out) const;
+  // False when `text` is not valid UTF-8.
+  bool Normalize(std::string_view text, std::string* out) const;
   // The ids of one stretch of normalized text, merges confined to it.
   void EncodeStretch(std::string_view norm, std::vector<int>* out) const;
 
