@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "train/cpu_range_attention.h"
+
 namespace st::train {
 namespace {
 
@@ -97,13 +99,27 @@ struct DocAttentionFn : torch::autograd::Function<DocAttentionFn> {
 
 at::Tensor DocAttentionCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
                            double scale) {
-  const bool types = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat;
+  const at::ScalarType type = q.scalar_type();
+  const bool types = (type == at::kFloat || type == at::kBFloat16) && k.scalar_type() == type && v.scalar_type() == type;
   if (!q.is_cpu() || !types || q.dim() != 4 || k.sizes() != q.sizes() || v.sizes() != q.sizes() || !mask.defined() ||
       mask.scalar_type() != at::kBool || mask.dim() != 4 || mask.size(0) != q.size(0) || mask.size(1) != 1 ||
       mask.size(2) != q.size(2) || mask.size(3) != q.size(2) || q.size(2) == 0)
     return at::Tensor();
   std::vector<int64_t> spans = Spans(mask);
   if (spans.empty()) return at::Tensor();
+  // The cells the other path computes: the key blocks (float32) or, in bf16, sdpa's whole (T, T) per row.
+  int64_t cells = q.size(0) * q.size(2) * q.size(2);
+  if (type == at::kFloat) {
+    cells = 0;
+    for (size_t n = 0; n < spans.size(); n += 5) cells += (spans[n + 2] - spans[n + 1]) * (spans[n + 4] - spans[n + 3]);
+  }
+  // The key-range kernel costs about twice as much per (query, key) pair as the
+  // flash kernel per cell (measured with 64-wide heads: 512-token documents, where
+  // the flash path wins, and ~40-token documents, where the key ranges run 2.5x
+  // faster), so it runs when the mask leaves fewer than half the cells.
+  if (KeyRanges r; KeyRangesFromMask(mask, &r) && 2 * r.pairs <= cells)
+    if (at::Tensor out = RangeAttentionCpu(q, k, v, std::move(r), scale); out.defined()) return out;
+  if (type != at::kFloat) return at::Tensor();
   return DocAttentionFn::apply(q, k, v, mask, std::move(spans), scale);
 }
 

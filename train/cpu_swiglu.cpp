@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "train/cpu_exp.h"
+
 namespace st::train {
 namespace {
 
@@ -16,40 +18,12 @@ using torch::autograd::tensor_list;
 
 constexpr int64_t kGrain = 1 << 14;  // elements per task
 
-// e^x: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness), e^r
-// from Cephes' expf polynomial, 2^n built in the exponent bits. Clamped to the
-// float range; a NaN stays NaN.
-// Branch-free and without library calls, so that it vectorizes on plain x86-64
-// (SSE2 has no floor): n is rounded to nearest by adding and removing 1.5 * 2^23.
-__attribute__((always_inline)) inline float Exp(float x) {
-  x = x < -87.33654f ? -87.33654f : x;
-  x = x > 88.72283f ? 88.72283f : x;
-  constexpr float kRound = 12582912.0f;
-  float n = (x * 1.44269504088896341f + kRound) - kRound;
-  n = n == n ? n : 0.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.0f;
-  // 2^n in two halves, so that n = 128 (x near the top of the range) stays finite.
-  const int32_t ni = (int32_t)n, h = ni >> 1;
-  const int32_t b1 = (h + 127) << 23, b2 = (ni - h + 127) << 23;
-  float s1, s2;
-  std::memcpy(&s1, &b1, 4);
-  std::memcpy(&s2, &b2, 4);
-  return e * s1 * s2;
-}
-
 template <typename T>
 __attribute__((always_inline)) inline void ForwardRange(int64_t begin, int64_t end, const T* g, const T* u, T* y) {
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
     const float gf = static_cast<float>(g[i]);
-    const float s = 1.0f / (1.0f + Exp(-gf));
+    const float s = 1.0f / (1.0f + CpuExp(-gf));
     y[i] = static_cast<T>(gf * s * static_cast<float>(u[i]));
   }
 }
@@ -60,7 +34,7 @@ __attribute__((always_inline)) inline void BackwardRange(int64_t begin, int64_t 
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
     const float gf = static_cast<float>(g[i]), uf = static_cast<float>(u[i]), d = static_cast<float>(dy[i]);
-    const float s = 1.0f / (1.0f + Exp(-gf));
+    const float s = 1.0f / (1.0f + CpuExp(-gf));
     du[i] = static_cast<T>(d * gf * s);
     dg[i] = static_cast<T>(d * uf * s * (1.0f + gf * (1.0f - s)));
   }
@@ -132,6 +106,6 @@ bool SwigluCpuApplies(const at::Tensor& g, const at::Tensor& u) {
 
 at::Tensor SwigluCpu(const at::Tensor& g, const at::Tensor& u) { return SwigluCpuFn::apply(g, u); }
 
-float SwigluExp(float x) { return Exp(x); }
+float SwigluExp(float x) { return CpuExp(x); }
 
 }  // namespace st::train

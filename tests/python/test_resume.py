@@ -177,8 +177,12 @@ def test_resume_without_checkpoint_is_refused(fixture_dir, tmp_path):
 @pytest.mark.parametrize("mode", ["stop", "skip"])
 def test_non_finite_steps(fixture_dir, tmp_path, mode):
     out = tmp_path / "run"
+    # lr 10 without clipping blows the adapter up by step 3; LibTorch's sdpa backward then yields NaN
+    # gradients (found by the check under test). Our key-range attention, which never visits masked
+    # (query, key) pairs, stays finite on these rows, so this test keeps sdpa.
     args = prepare(fixture_dir, out) + ["--set", "train.lr=10", "--set", "train.max_grad_norm=0",
-                                        "--set", f"train.on_nonfinite={mode}", "--set", "train.warmup=0"]
+                                        "--set", f"train.on_nonfinite={mode}", "--set", "train.warmup=0",
+                                        "--set", "train.kernels_off=[attention]"]
     r = train(args)
     if mode == "stop":
         assert r.returncode == 1 and "diverged at step" in r.stderr and "shard rows" in r.stderr, r.stderr

@@ -3,11 +3,14 @@
 // every gradient, in float32 and bf16.
 #include <gtest/gtest.h>
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "train/cpu_doc_attention.h"
+#include "train/cpu_range_attention.h"
 #include "train/cpu_rope.h"
 #include "train/cpu_swiglu.h"
 #include "train/fused_ops.h"
@@ -266,6 +269,7 @@ TEST(CpuNodes, DocAttentionLeavesOtherCasesToSdpa) {
   at::Tensor q = at::randn({1, 2, 8, 4});
   at::Tensor mask = PackedMask(at::arange(8).view({1, 8}), 0);
   EXPECT_TRUE(DocAttentionCpu(q, q, q, mask, 0.5).defined());
+  // bf16: only through the key ranges (this D = 4 is no multiple of 16), never the block path.
   EXPECT_FALSE(DocAttentionCpu(q.to(at::kBFloat16), q.to(at::kBFloat16), q.to(at::kBFloat16), mask, 0.5).defined());
   EXPECT_FALSE(DocAttentionCpu(q, q, q, mask.squeeze(1).squeeze(0), 0.5).defined());  // (T, T): not packed rows
   at::Tensor blind = mask.clone();
@@ -273,5 +277,99 @@ TEST(CpuNodes, DocAttentionLeavesOtherCasesToSdpa) {
   EXPECT_FALSE(DocAttentionCpu(q, q, q, blind, 0.5).defined());
 }
 
+// The key-range kernel against sdpa with the mask, on q, k, v laid out as the
+// model has them ((B, T, heads, D) transposed), with gradients.
+void CheckRangeAttention(int64_t D, at::ScalarType type, int64_t window, double tol) {
+  at::manual_seed(17);
+  const int64_t B = 2, H = 3, T = 300;
+  std::vector<int64_t> p;
+  for (int64_t len : {40, 7, 200, 53})
+    for (int64_t t = 0; t < len; ++t) p.push_back(t);
+  for (int64_t t = 0; t < 20; ++t) p.push_back(12 + t);  // row 1 starts inside a document
+  for (int64_t t = 0; t < T - 20; ++t) p.push_back(t);
+  at::Tensor mask = PackedMask(at::tensor(p).view({B, T}), window);
+  auto layout = [&](at::Tensor x) { return x.view({B, T, H, D}).transpose(1, 2); };
+  at::Tensor q0 = at::randn({B, T, H, D}), k0 = at::randn({B, T, H, D}), v0 = at::randn({B, T, H, D});
+  at::Tensor dy = at::randn({B, H, T, D});
+  const double scale = 1.0 / std::sqrt((double)D);
+  auto run = [&](bool fast) {
+    // The reference runs in float32 on the same (rounded) inputs.
+    const at::ScalarType t = fast ? type : at::kFloat;
+    at::Tensor q = layout(q0.to(type).to(t)).detach().set_requires_grad(true);
+    at::Tensor k = layout(k0.to(type).to(t)).detach().set_requires_grad(true);
+    at::Tensor v = layout(v0.to(type).to(t)).detach().set_requires_grad(true);
+    at::Tensor y;
+    if (fast) {
+      KeyRanges r;
+      EXPECT_TRUE(KeyRangesFromMask(mask, &r));
+      y = RangeAttentionCpu(q, k, v, r, scale);
+    } else {
+      y = at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
+    }
+    EXPECT_TRUE(y.defined());
+    EXPECT_EQ(y.scalar_type(), t);
+    y.backward(dy.to(type).to(t));
+    return std::vector<at::Tensor>{y.detach().to(at::kFloat), q.grad().to(at::kFloat), k.grad().to(at::kFloat),
+                                   v.grad().to(at::kFloat)};
+  };
+  auto fast = run(true), ref = run(false);
+  for (size_t n = 0; n < fast.size(); ++n)
+    EXPECT_LT(RelErr(fast[n], ref[n]), tol) << "D " << D << " window " << window << ": output/dq/dk/dv " << n;
+}
+
+TEST(CpuNodes, RangeAttentionMatchesSdpa) {
+  CheckRangeAttention(64, at::kFloat, 0, 1e-5);    // head_dim 64: registers
+  CheckRangeAttention(128, at::kFloat, 0, 1e-5);   // 128: registers
+  CheckRangeAttention(80, at::kFloat, 0, 1e-5);    // any other multiple of 16
+  CheckRangeAttention(64, at::kFloat, 64, 1e-5);   // Mistral's sliding window
+  CheckRangeAttention(64, at::kBFloat16, 0, 1e-2); // bf16 in and out, float32 inside
+}
+
+TEST(CpuNodes, RangeAttentionIsTheSameOnAnyThreadCount) {
+  at::manual_seed(5);
+  const int64_t B = 2, H = 4, T = 96, D = 64;
+  std::vector<int64_t> p;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) p.push_back(t % (17 + 6 * b));
+  at::Tensor mask = PackedMask(at::tensor(p).view({B, T}), 0);
+  at::Tensor q0 = at::randn({B, H, T, D}), k0 = at::randn({B, H, T, D}), v0 = at::randn({B, H, T, D}), dy = at::randn({B, H, T, D});
+  const int threads = at::get_num_threads();
+  auto run = [&](int n) {
+    at::set_num_threads(n);
+    at::Tensor q = q0.clone().set_requires_grad(true), k = k0.clone().set_requires_grad(true), v = v0.clone().set_requires_grad(true);
+    KeyRanges r;
+    EXPECT_TRUE(KeyRangesFromMask(mask, &r));
+    at::Tensor y = RangeAttentionCpu(q, k, v, r, 0.125);
+    y.backward(dy);
+    return std::vector<at::Tensor>{y.detach(), q.grad(), k.grad(), v.grad()};
+  };
+  auto one = run(1), two = run(2);
+  at::set_num_threads(threads);
+  for (size_t n = 0; n < one.size(); ++n) EXPECT_TRUE(at::equal(one[n], two[n])) << "output/dq/dk/dv " << n;
+}
+
+TEST(CpuNodes, KeyRangesTakeOnlyOneRunPerQuery) {
+  at::Tensor mask = PackedMask(at::tensor(std::vector<int64_t>{0, 1, 2, 0, 1, 0}).view({1, 6}), 0);
+  KeyRanges r;
+  ASSERT_TRUE(KeyRangesFromMask(mask, &r));
+  EXPECT_EQ(r.lo, (std::vector<int32_t>{0, 0, 0, 3, 3, 5}));
+  EXPECT_EQ(r.hi, (std::vector<int32_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(r.pairs, 1 + 2 + 3 + 1 + 2 + 1);
+  at::Tensor gap = mask.clone();
+  gap.select(2, 2).select(2, 1).fill_(false);  // query 2 sees keys 0 and 2, not 1
+  EXPECT_FALSE(KeyRangesFromMask(gap, &r));
+  at::Tensor blind = mask.clone();
+  blind.select(2, 4).fill_(false);  // query 4 sees nothing
+  EXPECT_FALSE(KeyRangesFromMask(blind, &r));
+  EXPECT_FALSE(KeyRangesFromMask(mask.squeeze(1), &r));  // not (B, 1, T, T)
+  // Head dims the kernel does not take: the caller falls back.
+  ASSERT_TRUE(KeyRangesFromMask(mask, &r));
+  at::Tensor odd = at::randn({1, 2, 6, 24});
+  EXPECT_FALSE(RangeAttentionCpu(odd, odd, odd, r, 0.5).defined());
+  at::Tensor fits = at::randn({1, 2, 6, 32});
+  EXPECT_TRUE(RangeAttentionCpu(fits, fits, fits, r, 0.5).defined());
+}
+
 }  // namespace
 }  // namespace st::train
+
