@@ -279,7 +279,7 @@ TEST(CpuNodes, DocAttentionLeavesOtherCasesToSdpa) {
 
 // The key-range kernel against sdpa with the mask, on q, k, v laid out as the
 // model has them ((B, T, heads, D) transposed), with gradients.
-void CheckRangeAttention(int64_t D, at::ScalarType type, int64_t window, double tol) {
+void CheckRangeAttention(int64_t D, at::ScalarType type, int64_t window, double tol, bool kv_contiguous = false) {
   at::manual_seed(17);
   const int64_t B = 2, H = 3, T = 300;
   std::vector<int64_t> p;
@@ -296,8 +296,10 @@ void CheckRangeAttention(int64_t D, at::ScalarType type, int64_t window, double 
     // The reference runs in float32 on the same (rounded) inputs.
     const at::ScalarType t = fast ? type : at::kFloat;
     at::Tensor q = layout(q0.to(type).to(t)).detach().set_requires_grad(true);
-    at::Tensor k = layout(k0.to(type).to(t)).detach().set_requires_grad(true);
-    at::Tensor v = layout(v0.to(type).to(t)).detach().set_requires_grad(true);
+    // With grouped-query attention the model repeats k and v into new (B, heads, T, D) tensors.
+    auto kv = [&](const at::Tensor& x) { return kv_contiguous ? layout(x).contiguous() : layout(x); };
+    at::Tensor k = kv(k0.to(type).to(t)).detach().set_requires_grad(true);
+    at::Tensor v = kv(v0.to(type).to(t)).detach().set_requires_grad(true);
     at::Tensor y;
     if (fast) {
       KeyRanges r;
@@ -323,6 +325,7 @@ TEST(CpuNodes, RangeAttentionMatchesSdpa) {
   CheckRangeAttention(80, at::kFloat, 0, 1e-5);    // any other multiple of 16
   CheckRangeAttention(64, at::kFloat, 64, 1e-5);   // Mistral's sliding window
   CheckRangeAttention(64, at::kBFloat16, 0, 1e-2); // bf16 in and out, float32 inside
+  CheckRangeAttention(64, at::kFloat, 0, 1e-5, /*kv_contiguous=*/true);  // q a view, k and v repeated copies
 }
 
 TEST(CpuNodes, RangeAttentionIsTheSameOnAnyThreadCount) {
