@@ -127,6 +127,15 @@ struct Scratch {
   }
 };
 
+// One (row, head)'s keys and values as float32 rows.
+template <typename T>
+struct KeysValues {
+  const float *k, *v;
+  int64_t ks, vs;
+  __attribute__((always_inline)) KeysValues(const Problem& pr, int64_t b, int64_t h, Scratch& w)
+      : k(Rows<T>(pr.k, b, h, pr.T, pr.D, w.k, &ks)), v(Rows<T>(pr.v, b, h, pr.T, pr.D, w.v, &vs)) {}
+};
+
 // NC: head_dim / 16 when fixed at compile time (then q, dout and the
 // accumulators live in registers), 0 for any other multiple of 16.
 // Both directions go in passes over a query's keys: first the dot products (all
@@ -135,16 +144,14 @@ struct Scratch {
 template <typename T, int NC>
 __attribute__((always_inline)) inline void ForwardUnit(const Problem& pr, int64_t b, int64_t h, Scratch& w) {
   const int64_t T_ = pr.T, D = pr.D, nc = NC ? NC : D / 16;
-  int64_t ks, vs;
-  const float* K = Rows<T>(pr.k, b, h, T_, D, w.k, &ks);
-  const float* V = Rows<T>(pr.v, b, h, T_, D, w.v, &vs);
+  const KeysValues<T> kv(pr, b, h, w);
   float* s = w.s.data();
   V16 q[NC ? NC : kMaxChunks] = {}, acc[NC ? NC : kMaxChunks] = {};
   for (int64_t i = 0; i < T_; ++i) {
     const int64_t lo = pr.lo[b * T_ + i], n = pr.hi[b * T_ + i] - lo;
     LoadRow(pr.q.Row<T>(b, h, i), nc, q);
     for (int64_t j = 0; j < n; ++j) {
-      const float* kj = K + (lo + j) * ks;
+      const float* kj = kv.k + (lo + j) * kv.ks;
       V16 d = q[0] * Ld(kj);
 #pragma GCC unroll 16
       for (int64_t c = 1; c < nc; ++c) d += q[c] * Ld(kj + 16 * c);
@@ -159,7 +166,7 @@ __attribute__((always_inline)) inline void ForwardUnit(const Problem& pr, int64_
 #pragma GCC unroll 16
     for (int64_t c = 0; c < nc; ++c) acc[c] = V16{};
     for (int64_t j = 0; j < n; ++j) {
-      const float* vj = V + (lo + j) * vs;
+      const float* vj = kv.v + (lo + j) * kv.vs;
 #pragma GCC unroll 16
       for (int64_t c = 0; c < nc; ++c) acc[c] += s[j] * Ld(vj + 16 * c);
     }
@@ -171,9 +178,7 @@ __attribute__((always_inline)) inline void ForwardUnit(const Problem& pr, int64_
 template <typename T, int NC>
 __attribute__((always_inline)) inline void BackwardUnit(const Problem& pr, int64_t b, int64_t h, Scratch& w) {
   const int64_t T_ = pr.T, D = pr.D, nc = NC ? NC : D / 16;
-  int64_t ks, vs;
-  const float* K = Rows<T>(pr.k, b, h, T_, D, w.k, &ks);
-  const float* V = Rows<T>(pr.v, b, h, T_, D, w.v, &vs);
+  const KeysValues<T> kv(pr, b, h, w);
   std::fill(w.dk.begin(), w.dk.end(), 0.0f);
   std::fill(w.dv.begin(), w.dv.end(), 0.0f);
   float *dK = w.dk.data(), *dV = w.dv.data(), *p = w.s.data(), *ds = w.t.data();
@@ -192,7 +197,7 @@ __attribute__((always_inline)) inline void BackwardUnit(const Problem& pr, int64
     }
     const float delta = Sum(dd), lse = pr.lse[(b * pr.H + h) * T_ + i], scale = pr.scale;
     for (int64_t j = 0; j < n; ++j) {
-      const float *kj = K + (lo + j) * ks, *vj = V + (lo + j) * vs;
+      const float *kj = kv.k + (lo + j) * kv.ks, *vj = kv.v + (lo + j) * kv.vs;
       V16 sk = q[0] * Ld(kj), sv = dout[0] * Ld(vj);
 #pragma GCC unroll 16
       for (int64_t c = 1; c < nc; ++c) {
@@ -210,7 +215,7 @@ __attribute__((always_inline)) inline void BackwardUnit(const Problem& pr, int64
 #pragma GCC unroll 16
     for (int64_t c = 0; c < nc; ++c) acc[c] = V16{};
     for (int64_t j = 0; j < n; ++j) {
-      const float* kj = K + (lo + j) * ks;
+      const float* kj = kv.k + (lo + j) * kv.ks;
       float *dkj = dK + (lo + j) * D, *dvj = dV + (lo + j) * D;
       const float dss = ds[j] * scale;
 #pragma GCC unroll 16
