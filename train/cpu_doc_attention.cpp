@@ -20,23 +20,21 @@ using torch::autograd::tensor_list;
 constexpr int64_t kQueryBlock = 128;
 
 // Query blocks as flat (b, i0, i1, s, e) runs: queries [i0, i1) of row b see keys
-// within [s, e) only. Empty when some query sees no key.
-std::vector<int64_t> Spans(const at::Tensor& mask) {
-  at::Tensor m = mask.contiguous();
-  const int64_t B = m.size(0), T = m.size(2);
-  const auto* p = reinterpret_cast<const unsigned char*>(m.const_data_ptr<bool>());
+// within [s, e) only. `extent(query, &first, &end)` gives one query's first key and
+// one past its last (query = b * T + i), false when it sees none; then the result
+// is empty.
+template <typename Extent>
+std::vector<int64_t> Spans(int64_t B, int64_t T, Extent&& extent) {
   std::vector<int64_t> spans;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
       const int64_t i1 = std::min(T, i0 + kQueryBlock);
       int64_t s = T, e = 0;
       for (int64_t i = i0; i < i1; ++i) {
-        const unsigned char* row = p + (b * T + i) * T;
-        const void* first = std::memchr(row, 1, T);
-        if (!first) return {};
-        const void* last = memrchr(row, 1, T);
-        s = std::min<int64_t>(s, static_cast<const unsigned char*>(first) - row);
-        e = std::max<int64_t>(e, static_cast<const unsigned char*>(last) - row + 1);
+        int64_t first, end;
+        if (!extent(b * T + i, &first, &end)) return {};
+        s = std::min(s, first);
+        e = std::max(e, end);
       }
       spans.insert(spans.end(), {b, i0, i1, s, e});
     }
@@ -105,10 +103,33 @@ at::Tensor DocAttentionCpu(const at::Tensor& q, const at::Tensor& k, const at::T
       mask.scalar_type() != at::kBool || mask.dim() != 4 || mask.size(0) != q.size(0) || mask.size(1) != 1 ||
       mask.size(2) != q.size(2) || mask.size(3) != q.size(2) || q.size(2) == 0)
     return at::Tensor();
-  std::vector<int64_t> spans = Spans(mask);
+  // One scan of the mask: the key ranges when every query sees one run of keys
+  // (the spans then follow from them), else the first and last key of each row.
+  const int64_t B = q.size(0), T = q.size(2);
+  KeyRanges r;
+  const bool runs = KeyRangesFromMask(mask, &r);
+  std::vector<int64_t> spans;
+  if (runs) {
+    spans = Spans(B, T, [&](int64_t row, int64_t* first, int64_t* end) {
+      *first = r.lo[row];
+      *end = r.hi[row];
+      return true;
+    });
+  } else {
+    at::Tensor m = mask.contiguous();
+    const auto* p = reinterpret_cast<const unsigned char*>(m.const_data_ptr<bool>());
+    spans = Spans(B, T, [&](int64_t row, int64_t* first, int64_t* end) {
+      const unsigned char* keys = p + row * T;
+      const void* f = std::memchr(keys, 1, T);
+      if (!f) return false;
+      *first = static_cast<const unsigned char*>(f) - keys;
+      *end = static_cast<const unsigned char*>(memrchr(keys, 1, T)) - keys + 1;
+      return true;
+    });
+  }
   if (spans.empty()) return at::Tensor();
   // The cells the other path computes: the key blocks (float32) or, in bf16, sdpa's whole (T, T) per row.
-  int64_t cells = q.size(0) * q.size(2) * q.size(2);
+  int64_t cells = B * T * T;
   if (type == at::kFloat) {
     cells = 0;
     for (size_t n = 0; n < spans.size(); n += 5) cells += (spans[n + 2] - spans[n + 1]) * (spans[n + 4] - spans[n + 3]);
@@ -117,7 +138,7 @@ at::Tensor DocAttentionCpu(const at::Tensor& q, const at::Tensor& k, const at::T
   // flash kernel per cell (measured with 64-wide heads: 512-token documents, where
   // the flash path wins, and ~40-token documents, where the key ranges run 2.5x
   // faster), so it runs when the mask leaves fewer than half the cells.
-  if (KeyRanges r; KeyRangesFromMask(mask, &r) && 2 * r.pairs <= cells)
+  if (runs && 2 * r.pairs <= cells)
     if (at::Tensor out = RangeAttentionCpu(q, k, v, std::move(r), scale); out.defined()) return out;
   if (type != at::kFloat) return at::Tensor();
   return DocAttentionFn::apply(q, k, v, mask, std::move(spans), scale);

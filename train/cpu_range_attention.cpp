@@ -36,6 +36,17 @@ struct Problem {
   void* out = nullptr;     // forward: (B, T, H, D) contiguous; backward: dq
   void *dk = nullptr, *dv = nullptr;  // backward: (B, T, H, D) contiguous
   float* lse = nullptr;    // (B, H, T)
+  // The shapes, ranges and inputs both directions read.
+  static Problem Of(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& lo,
+                    const at::Tensor& hi, double scale) {
+    Problem pr;
+    pr.B = q.size(0), pr.H = q.size(1), pr.T = q.size(2), pr.D = q.size(3);
+    pr.scale = (float)scale;
+    pr.lo = lo.const_data_ptr<int32_t>();
+    pr.hi = hi.const_data_ptr<int32_t>();
+    pr.q = Operand::Of(q), pr.k = Operand::Of(k), pr.v = Operand::Of(v);
+    return pr;
+  }
   template <typename E>
   E* Dest(void* base, int64_t b, int64_t h, int64_t t) const {
     return static_cast<E*>(base) + ((b * T + t) * H + h) * D;
@@ -276,12 +287,7 @@ struct RangeAttentionFn : torch::autograd::Function<RangeAttentionFn> {
     q = LastDimContiguous(q);
     k = LastDimContiguous(k);
     v = LastDimContiguous(v);
-    Problem pr;
-    pr.B = q.size(0), pr.H = q.size(1), pr.T = q.size(2), pr.D = q.size(3);
-    pr.scale = (float)scale;
-    pr.lo = lo.const_data_ptr<int32_t>();
-    pr.hi = hi.const_data_ptr<int32_t>();
-    pr.q = Operand::Of(q), pr.k = Operand::Of(k), pr.v = Operand::Of(v);
+    Problem pr = Problem::Of(q, k, v, lo, hi, scale);
     at::Tensor out = at::empty({pr.B, pr.T, pr.H, pr.D}, q.options());
     at::Tensor lse = at::empty({pr.B, pr.H, pr.T}, q.options().dtype(at::kFloat));
     pr.out = out.mutable_data_ptr();
@@ -295,12 +301,7 @@ struct RangeAttentionFn : torch::autograd::Function<RangeAttentionFn> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
     const at::Tensor &q = s[0], &k = s[1], &v = s[2], &out = s[3], &lse = s[4], &lo = s[5], &hi = s[6];
-    Problem pr;
-    pr.B = q.size(0), pr.H = q.size(1), pr.T = q.size(2), pr.D = q.size(3);
-    pr.scale = (float)ctx->saved_data["scale"].toDouble();
-    pr.lo = lo.const_data_ptr<int32_t>();
-    pr.hi = hi.const_data_ptr<int32_t>();
-    pr.q = Operand::Of(q), pr.k = Operand::Of(k), pr.v = Operand::Of(v);
+    Problem pr = Problem::Of(q, k, v, lo, hi, ctx->saved_data["scale"].toDouble());
     // out and its gradient are (B, T, H, D): as operands, (b, h, t) strides.
     at::Tensor dout = grads[0].to(q.scalar_type());
     if (dout.stride(3) != 1) dout = dout.contiguous();
