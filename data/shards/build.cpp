@@ -60,37 +60,61 @@ class SourceHasher {
   Sha256Stream list_;
 };
 
-// All tasks' files.tsv rows in global file order (each task's rows are in order;
-// task k holds the files with index k mod N).
-class FileOrder {
+// Items from several ordered readers, smallest first (on a tie, the earlier
+// reader's): the k-way merge both orders below are. Pull(reader, item) reads a
+// reader's next item and says whether there was one.
+template <typename Reader, typename Item, typename Pull, typename Less>
+class KWayMerge {
  public:
-  static StatusOr<FileOrder> Open(const std::vector<std::string>& dirs) {
-    FileOrder o;
-    for (size_t i = 0; i < dirs.size(); ++i) {
-      ST_ASSIGN_OR_RETURN(FileTableReader t, FileTableReader::Open(dirs[i], (int)i));
-      o.readers_.push_back(std::move(t));
-      o.heads_.emplace_back();
-      ST_ASSIGN_OR_RETURN(bool more, o.readers_.back().Next(&o.heads_.back().first, &o.heads_.back().second));
-      o.live_.push_back(more);
-    }
-    return o;
+  Status Add(Reader r) {
+    readers_.push_back(std::move(r));
+    heads_.emplace_back();
+    ST_ASSIGN_OR_RETURN(bool more, Pull()(readers_.back(), &heads_.back()));
+    live_.push_back(more);
+    return Status::Ok();
   }
-  StatusOr<bool> Next(int64_t* g, FileRead* f) {
+  StatusOr<bool> Next(Item* out) {
     int best = -1;
     for (size_t i = 0; i < heads_.size(); ++i)
-      if (live_[i] && (best < 0 || heads_[i].first < heads_[best].first)) best = (int)i;
+      if (live_[i] && (best < 0 || Less()(heads_[i], heads_[best]))) best = (int)i;
     if (best < 0) return false;
-    *g = heads_[best].first;
-    *f = std::move(heads_[best].second);
-    ST_ASSIGN_OR_RETURN(bool more, readers_[best].Next(&heads_[best].first, &heads_[best].second));
+    *out = std::move(heads_[best]);
+    ST_ASSIGN_OR_RETURN(bool more, Pull()(readers_[best], &heads_[best]));
     live_[best] = more;
     return true;
   }
 
  private:
-  std::vector<FileTableReader> readers_;
-  std::vector<std::pair<int64_t, FileRead>> heads_;
+  std::vector<Reader> readers_;
+  std::vector<Item> heads_;
   std::vector<bool> live_;
+};
+
+// All tasks' files.tsv rows in global file order (each task's rows are in order;
+// task k holds the files with index k mod N).
+using FileRow = std::pair<int64_t, FileRead>;
+struct PullFileRow {
+  StatusOr<bool> operator()(FileTableReader& r, FileRow* row) const { return r.Next(&row->first, &row->second); }
+};
+struct FileRowLess {
+  bool operator()(const FileRow& a, const FileRow& b) const { return a.first < b.first; }
+};
+class FileOrder : public KWayMerge<FileTableReader, FileRow, PullFileRow, FileRowLess> {
+ public:
+  static StatusOr<FileOrder> Open(const std::vector<std::string>& dirs) {
+    FileOrder o;
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      ST_ASSIGN_OR_RETURN(FileTableReader t, FileTableReader::Open(dirs[i], (int)i));
+      ST_RETURN_IF_ERROR(o.Add(std::move(t)));
+    }
+    return o;
+  }
+  StatusOr<bool> Next(int64_t* g, FileRead* f) {
+    FileRow row;
+    ST_ASSIGN_OR_RETURN(bool more, KWayMerge::Next(&row));
+    if (more) *g = row.first, *f = std::move(row.second);
+    return more;
+  }
 };
 
 }  // namespace
@@ -110,39 +134,24 @@ namespace {
 
 // The task outputs' documents in corpus order, (file, position, pair number)
 // across all tasks: a k-way merge of their docs.bin files.
-class CorpusOrder {
+struct PullDoc {
+  StatusOr<bool> operator()(TaskDocReader& r, TaskDoc* d) const { return r.Next(d); }
+};
+struct DocLess {
+  bool operator()(const TaskDoc& a, const TaskDoc& b) const {
+    return a.file != b.file ? a.file < b.file : a.pos != b.pos ? a.pos < b.pos : a.derived < b.derived;
+  }
+};
+class CorpusOrder : public KWayMerge<TaskDocReader, TaskDoc, PullDoc, DocLess> {
  public:
   static StatusOr<CorpusOrder> Open(const std::vector<std::string>& dirs) {
     CorpusOrder c;
     for (const auto& d : dirs) {
       ST_ASSIGN_OR_RETURN(TaskDocReader r, TaskDocReader::Open(d));
-      c.readers_.push_back(std::move(r));
-      c.heads_.emplace_back();
-      ST_ASSIGN_OR_RETURN(bool more, c.readers_.back().Next(&c.heads_.back()));
-      c.live_.push_back(more);
+      ST_RETURN_IF_ERROR(c.Add(std::move(r)));
     }
     return c;
   }
-  StatusOr<bool> Next(TaskDoc* d) {
-    int best = -1;
-    for (size_t i = 0; i < heads_.size(); ++i) {
-      if (!live_[i]) continue;
-      if (best < 0 || Less(heads_[i], heads_[best])) best = (int)i;
-    }
-    if (best < 0) return false;
-    *d = std::move(heads_[best]);
-    ST_ASSIGN_OR_RETURN(bool more, readers_[best].Next(&heads_[best]));
-    live_[best] = more;
-    return true;
-  }
-
- private:
-  static bool Less(const TaskDoc& a, const TaskDoc& b) {
-    return a.file != b.file ? a.file < b.file : a.pos != b.pos ? a.pos < b.pos : a.derived < b.derived;
-  }
-  std::vector<TaskDocReader> readers_;
-  std::vector<TaskDoc> heads_;
-  std::vector<bool> live_;
 };
 
 // The merge step, streaming: duplicates resolved over the whole corpus from the
