@@ -7,7 +7,8 @@
 # step excluded on both sides) and peak RSS (/usr/bin/time -v), plain and with
 # activation checkpointing on both sides (ours: train.activation_checkpointing;
 # theirs: gradient_checkpointing_enable), and the achieved model FLOP/s against
-# this machine's fp32 matrix-multiply rate measured in the same run. Then our bf16
+# this machine's fp32 matrix-multiply rate, measured right before and right after
+# each side's fp32 run (the higher of the two counts). Then our bf16
 # mode (frozen base in bf16, LoRA and optimizer float32) against their fp32 run,
 # with the validation loss after the same steps (ours fp32 and bf16, theirs fp32,
 # each on the same held-out rows: 10% of the packed rows).
@@ -116,6 +117,29 @@ with torch.no_grad(), h5py.File(glob.glob(work + "/ours/shards/val-*.h5")[0]) as
         count += int((tgt != -100).sum())
 print(json.dumps({"tokens_per_second": rate, "val_loss": nll / max(count, 1)}))
 PY
+# This machine's fp32 matrix-multiply rate: torch.mm at the model's three shapes (2048 rows), the best of
+# 5 timings of 10 products each, in GFLOP/s. Taken right before and right after each fp32 run the FLOP
+# ratio uses (the machines here drift by 10-20% within minutes; a rate taken minutes away measures the
+# drift as much as the run), and the higher of the two is the one a run is held to.
+cat > "$work/mm_rate.py" <<'PY'
+import json, sys, time, torch
+def rate(m, k, n, it=10, reps=5):  # the best of `reps` timings: the machine's rate, not its noise
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(it):
+            torch.mm(a, b)
+        best = max(best, 2 * m * k * n * it / (time.perf_counter() - t))
+    return best
+def mm_rate(H, I):
+    return max(rate(2048, H, I), rate(2048, I, H), rate(2048, H, H))
+if __name__ == "__main__":
+    c = json.load(open(sys.argv[1]))
+    print(mm_rate(c["hidden_size"], c["intermediate_size"]) / 1e9)
+PY
+mm_rate() { "$py" "$work/mm_rate.py" "$work/model/config.json"; }
 ours_rate() {
   "$py" - "$1" <<'PY'
 import json, sys
@@ -132,9 +156,12 @@ field() { grep -F "$1" "$2" | sed 's/.*: //'; }
 echo "threads: $(nproc); steps: $steps (first excluded from the rate); batch 4 x 512 tokens, rank 16, all linear layers, fp32"
 for variant in plain ckpt; do
   suffix=$([[ $variant == ckpt ]] && echo "-ckpt" || true)
+  [[ $variant == plain ]] && mm0=$(mm_rate)
   /usr/bin/time -v "$bin/bin/slicetune" train "$work/recipe$suffix.yaml" 2> "$work/ours$suffix.time" >/dev/null
+  [[ $variant == plain ]] && mm1=$(mm_rate)
   /usr/bin/time -v "$py" "$work/peer.py" "$work" "$steps" "$([[ $variant == ckpt ]] && echo 1 || echo 0)" \
     2> "$work/peer$suffix.time" > "$work/peer$suffix.json"
+  [[ $variant == plain ]] && mm2=$(mm_rate)
   peer_tps=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['tokens_per_second'])" "$work/peer$suffix.json")
   ours_tps=$(ours_rate "$work/ours$suffix/train_log.json")
   rss_o=$(field "Maximum resident set size" "$work/ours$suffix.time"); rss_p=$(field "Maximum resident set size" "$work/peer$suffix.time")
@@ -159,29 +186,23 @@ echo "validation loss after $steps steps: ours fp32 $val_o, ours bf16 $val_b, tr
 # Model FLOPs of one training token, frozen base (forward + input gradient, 4 per weight),
 # LoRA factors (6 per parameter), row-causal attention over the 512-token rows as the
 # peer computes it (fwd 2*2*T*hd*nh/2 per token and layer, backward twice that), LM head.
-"$py" - "$work/model/config.json" "$plain_ours" "$plain_peer" <<'PY'
+"$py" - "$work/model/config.json" "$plain_ours" "$plain_peer" "$mm0" "$mm1" "$mm2" "$work" <<'PY'
 import json, sys, time, torch
 c = json.load(open(sys.argv[1])); ours, peer = float(sys.argv[2]), float(sys.argv[3])
+mm0, mm1, mm2 = (float(a) * 1e9 for a in sys.argv[4:7])
 H, I, L, V, nh, T, r = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"], c["num_attention_heads"], 512, 16
 lin = L * (4 * H * H + 3 * H * I)
 lora = L * r * (4 * (H + H) + 2 * (H + I) + (I + H))
 attn = L * 3 * (2 * T * (H // nh) * nh)
 per_token = 4 * lin + 6 * lora + attn + 4 * H * V
-torch.set_num_threads(torch.get_num_threads())
-def rate(m, k, n, it=10, reps=5):  # the best of `reps` timings: the machine's rate, not its noise
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    torch.mm(a, b)
-    best = 0.0
-    for _ in range(reps):
-        t = time.perf_counter()
-        for _ in range(it):
-            torch.mm(a, b)
-        best = max(best, 2 * m * k * n * it / (time.perf_counter() - t))
-    return best
-mm = max(rate(2048, H, I), rate(2048, I, H), rate(2048, H, H))
+mm_ours, mm_peer = max(mm0, mm1), max(mm1, mm2)  # the higher rate around each run
 # Context for that rate: the frozen base's products of one training step in the order a step runs them
-# (forward x W^T per module and layer, each with its own weight; backward dy W in reverse), alone.
-# Every weight is used once per pass, so it comes from memory rather than cache, as in training.
+# (forward x W^T per module and layer, each with its own weight; backward dy W in reverse), alone,
+# against the mm rate taken again just before them. Every weight is used once per pass, so it comes
+# from memory rather than cache, as in training.
+sys.path.insert(0, sys.argv[7])
+from mm_rate import mm_rate
+mm_now = mm_rate(H, I)
 shapes = [(H, H)] * 4 + [(I, H)] * 2 + [(H, I)]
 weights = [torch.randn(o, i) for _ in range(L) for (o, i) in shapes]
 xs = {d: [torch.randn(2048, d) for _ in range(3)] for d in (H, I)}
@@ -196,10 +217,13 @@ for _ in range(3):
     t = time.perf_counter()
     step_products()
     best = min(best, time.perf_counter() - t)
-mix = sum(2 * 2 * 2048 * w.numel() for w in weights) / best
-print(f"fp32 matmul rate (torch.mm, {torch.get_num_threads()} threads, the model's shapes): {mm / 1e9:.1f} GFLOP/s")
-print(f"  (the base's products of one step alone, in a step's order, best of 3: {mix / 1e9:.1f} GFLOP/s = {100 * mix / mm:.0f}% of it)")
-print(f"model FLOPs per token {per_token / 1e6:.0f} M: ours {ours * per_token / 1e9:.1f} GFLOP/s = {100 * ours * per_token / mm:.0f}% "
-      f"of the matmul rate ({100 * ours * per_token / mix:.0f}% of the step-products rate); transformers+peft "
-      f"{peer * per_token / 1e9:.1f} GFLOP/s = {100 * peer * per_token / mm:.0f}% ({100 * peer * per_token / mix:.0f}%)")
+mix = sum(2 * 2 * 2048 * w.numel() for w in weights) / best / mm_now  # as a fraction of the mm rate
+print(f"fp32 matmul rate (torch.mm, {torch.get_num_threads()} threads, the model's shapes, best of 5): "
+      f"{mm0 / 1e9:.1f} before our fp32 run, {mm1 / 1e9:.1f} after it, {mm2 / 1e9:.1f} after theirs GFLOP/s")
+print(f"  (the base's products of one step alone, in a step's order, best of 3: {100 * mix:.0f}% of the mm rate "
+      f"taken just before them, {mm_now / 1e9:.1f} GFLOP/s)")
+o, p = ours * per_token / mm_ours, peer * per_token / mm_peer
+print(f"model FLOPs per token {per_token / 1e6:.0f} M: ours {ours * per_token / 1e9:.1f} GFLOP/s = {100 * o:.1f}% "
+      f"of the higher mm rate around our run ({100 * o / mix:.0f}% of the step-products share); transformers+peft "
+      f"{peer * per_token / 1e9:.1f} GFLOP/s = {100 * p:.1f}% of the higher rate around theirs ({100 * p / mix:.0f}%)")
 PY
