@@ -338,7 +338,7 @@ StatusOr<Recipe> ParseTree(YAML::Node root, const std::string& where, bool check
     ST_RETURN_IF_ERROR(rd.GetList(t, "train", "kernels_off", &r.train.kernels_off));
     for (const auto& k : r.train.kernels_off)
       ST_RETURN_IF_ERROR(rd.OneOf(t["kernels_off"], "train.kernels_off", k,
-                                  {"rmsnorm", "rope", "swiglu", "linear_ce", "lora", "nf4", "attention"}));
+                                  {"rmsnorm", "rope", "swiglu", "linear_ce", "lora", "nf4", "attention", "packed_gemm"}));
     if (r.train.quantize_base == "nf4" && r.lora.variant == "dora")
       return rd.Error(t, "train.quantize_base", "nf4 does not combine with lora.variant dora (DoRA needs the dense "
                                                 "weight's row norms); use lora.variant lora or rslora");

@@ -214,7 +214,7 @@ Status SetKernelsOff(const std::vector<std::string>& names) {
   static const std::pair<const char*, bool KernelSwitches::*> kSwitches[] = {
       {"rmsnorm", &KernelSwitches::rmsnorm}, {"rope", &KernelSwitches::rope},   {"swiglu", &KernelSwitches::swiglu},
       {"linear_ce", &KernelSwitches::linear_ce}, {"lora", &KernelSwitches::lora}, {"nf4", &KernelSwitches::nf4},
-      {"attention", &KernelSwitches::attention}};
+      {"attention", &KernelSwitches::attention}, {"packed_gemm", &KernelSwitches::packed_gemm}};
   KernelSwitches s;
   for (const auto& n : names) {
     auto it = std::find_if(std::begin(kSwitches), std::end(kSwitches), [&](const auto& k) { return n == k.first; });

@@ -22,6 +22,7 @@ struct LoraLinear;
 struct KernelSwitches {
   bool rmsnorm = true, rope = true, swiglu = true, linear_ce = true, lora = true, nf4 = true;
   bool attention = true;  // CPU only: train/cpu_doc_attention.h
+  bool packed_gemm = true;  // CPU only: train/cpu_packed_gemm.h
 };
 // Process-wide switches (the trainer sets them from the recipe).
 KernelSwitches& Kernels();

@@ -22,7 +22,9 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cstdint>
+#include <memory>
 
+#include "train/cpu_packed_gemm.h"
 #include "train/nf4_weight.h"
 
 namespace st::train {
@@ -36,6 +38,9 @@ struct LoraLinear {
   at::Tensor magnitude;  // (out,) DoRA only, else undefined
   double scale = 0.0;
   double dropout = 0.0;
+  // MKL's packs of `weight` for the CPU training loop's products (train/cpu_packed_gemm.h),
+  // made by the first training step; shared by copies, as the weight is.
+  mutable std::shared_ptr<PackedWeight> packed;
 
   bool has_lora() const { return lora_a.defined(); }
   bool dora() const { return magnitude.defined(); }

@@ -13,7 +13,8 @@
 //   dA = s g^T x_d,  dB = s dy^T xa       float32, from products in the base type
 // Every product accumulates in float32 inside the BLAS; A, B, their gradients and
 // the optimizer stay float32. In float32 mode this is the same algebra with the
-// scale folded into the product, and one (N, out) temporary fewer.
+// scale folded into the product, and one (N, out) temporary fewer; in float32
+// training x W^T and dy W run on MKL's packs of W (train/cpu_packed_gemm.h).
 #pragma once
 
 #include <ATen/ATen.h>
