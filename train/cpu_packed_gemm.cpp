@@ -62,9 +62,28 @@ bool Usable(const at::Tensor& x, int64_t cols) {
 
 bool PackedWeight::Available() { return Lookup() != nullptr; }
 
-bool PackedWeight::Fresh(const Pack& p, const at::Tensor& w, int64_t rows) const {
-  return p.buf.defined() && p.src == w.data_ptr() && p.version == static_cast<int64_t>(w._version()) &&
-         p.rows == rows;
+bool PackedWeight::SameWeight(const Pack& p, const at::Tensor& w) {
+  return p.buf.defined() && p.storage && p.storage->lock().get() == w.storage().unsafeGetStorageImpl() &&
+         p.src == w.data_ptr() && p.version == static_cast<int64_t>(w._version());
+}
+
+bool PackedWeight::Fresh(const Pack& p, const at::Tensor& w, int64_t rows) {
+  return p.rows == rows && SameWeight(p, w);
+}
+
+PackedWeight::Pack PackedWeight::Made(at::Tensor buf, const at::Tensor& w, int64_t rows) {
+  Pack p;
+  p.buf = std::move(buf);
+  p.storage = w.storage().getWeakStorageImpl();
+  p.src = w.data_ptr();
+  p.version = static_cast<int64_t>(w._version());
+  p.rows = rows;
+  return p;
+}
+
+void PackedWeight::ForgetStale(const at::Tensor& w) const {
+  if (fwd_.buf.defined() && !SameWeight(fwd_, w)) fwd_ = Pack();
+  if (bwd_.buf.defined() && !SameWeight(bwd_, w)) bwd_ = Pack();
 }
 
 void PackedWeight::Prepare(const at::Tensor& w, int64_t rows) {
@@ -73,21 +92,17 @@ void PackedWeight::Prepare(const at::Tensor& w, int64_t rows) {
   std::lock_guard<std::mutex> lock(mu_);
   // The first row count stays the packs' count; a new pack only for a replaced weight.
   if (fwd_.buf.defined()) {
-    if (Fresh(fwd_, w, fwd_.rows)) return;
+    if (SameWeight(fwd_, w)) return;
     rows = fwd_.rows;
   }
   const int m = static_cast<int>(rows), out = static_cast<int>(w.size(0)), in = static_cast<int>(w.size(1));
   // op(B) = W^T, (in, out), from W stored (out, in).
-  Pack p;
-  p.buf = MapBuffer(api->get_size(kMatrixB, m, out, in));
-  if (!p.buf.defined()) return;
+  fwd_ = bwd_ = Pack();
+  at::Tensor buf = MapBuffer(api->get_size(kMatrixB, m, out, in));
+  if (!buf.defined()) return;
   api->pack(kRowMajor, kMatrixB, kTrans, m, out, in, 1.0f, w.data_ptr<float>(), in,
-            reinterpret_cast<float*>(p.buf.data_ptr()));
-  p.src = w.data_ptr();
-  p.version = static_cast<int64_t>(w._version());
-  p.rows = rows;
-  fwd_ = std::move(p);
-  bwd_ = Pack();
+            reinterpret_cast<float*>(buf.data_ptr()));
+  fwd_ = Made(std::move(buf), w, rows);
 }
 
 at::Tensor PackedWeight::Forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) const {
@@ -95,6 +110,7 @@ at::Tensor PackedWeight::Forward(const at::Tensor& x, const at::Tensor& w, const
   const int64_t out = w.size(0), in = w.size(1);
   if (!api || !Usable(x, in)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
+  ForgetStale(w);
   if (!Fresh(fwd_, w, x.size(0))) return at::Tensor();
   const bool biased = bias.defined();
   at::Tensor y = biased ? bias.to(at::kFloat).expand({x.size(0), out}).contiguous() : at::empty({x.size(0), out}, x.options());
@@ -109,20 +125,17 @@ at::Tensor PackedWeight::Backward(const at::Tensor& dy, const at::Tensor& w) con
   const int64_t out = w.size(0), in = w.size(1);
   if (!api || !Usable(dy, out)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
+  ForgetStale(w);
   const int64_t rows = dy.size(0);
   if (!Fresh(fwd_, w, rows)) return at::Tensor();
   const int m = static_cast<int>(rows);
   if (!Fresh(bwd_, w, rows)) {
     // op(B) = W, (out, in), as stored.
-    Pack p;
-    p.buf = MapBuffer(api->get_size(kMatrixB, m, static_cast<int>(in), static_cast<int>(out)));
-    if (!p.buf.defined()) return at::Tensor();
+    at::Tensor buf = MapBuffer(api->get_size(kMatrixB, m, static_cast<int>(in), static_cast<int>(out)));
+    if (!buf.defined()) return at::Tensor();
     api->pack(kRowMajor, kMatrixB, kNoTrans, m, static_cast<int>(in), static_cast<int>(out), 1.0f,
-              w.data_ptr<float>(), static_cast<int>(in), reinterpret_cast<float*>(p.buf.data_ptr()));
-    p.src = w.data_ptr();
-    p.version = static_cast<int64_t>(w._version());
-    p.rows = rows;
-    bwd_ = std::move(p);
+              w.data_ptr<float>(), static_cast<int>(in), reinterpret_cast<float*>(buf.data_ptr()));
+    bwd_ = Made(std::move(buf), w, rows);
   }
   at::Tensor dx = at::empty({rows, in}, dy.options());
   api->compute(kRowMajor, kNoTrans, kPacked, m, static_cast<int>(in), static_cast<int>(out), dy.data_ptr<float>(),

@@ -13,8 +13,11 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/core/StorageImpl.h>
+#include <c10/util/intrusive_ptr.h>
 
 #include <mutex>
+#include <optional>
 
 namespace st::train {
 
@@ -36,10 +39,17 @@ class PackedWeight {
  private:
   struct Pack {
     at::Tensor buf;  // the BLAS's packed layout, opaque; never copied or moved
+    // The weight it was made from: its storage (weakly held, so a storage freed and a
+    // new one allocated at the same address do not pass for it), address and version.
+    std::optional<c10::weak_intrusive_ptr<c10::StorageImpl>> storage;
     const void* src = nullptr;
     int64_t version = -1, rows = 0;
   };
-  bool Fresh(const Pack& p, const at::Tensor& w, int64_t rows) const;
+  static bool SameWeight(const Pack& p, const at::Tensor& w);
+  static bool Fresh(const Pack& p, const at::Tensor& w, int64_t rows);
+  static Pack Made(at::Tensor buf, const at::Tensor& w, int64_t rows);
+  // Drops both packs when the weight they were made from is gone or changed.
+  void ForgetStale(const at::Tensor& w) const;
   mutable std::mutex mu_;
   mutable Pack fwd_, bwd_;
 };
