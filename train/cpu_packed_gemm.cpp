@@ -67,18 +67,30 @@ bool PackedWeight::SameWeight(const Pack& p, const at::Tensor& w) {
          p.src == w.data_ptr() && p.version == static_cast<int64_t>(w._version());
 }
 
-bool PackedWeight::Fresh(const Pack& p, const at::Tensor& w, int64_t rows) {
-  return p.rows == rows && SameWeight(p, w);
-}
-
-PackedWeight::Pack PackedWeight::Made(at::Tensor buf, const at::Tensor& w, int64_t rows) {
+// op(B) = W^T (in, out) for x W^T, or W (out, in) as stored for dy W; either way
+// read from W's rows of `in` floats. Undefined buffer if the mapping fails.
+PackedWeight::Pack PackedWeight::Made(const at::Tensor& w, int64_t rows, bool transposed) {
+  const Api* api = Lookup();
+  const int m = static_cast<int>(rows), out = static_cast<int>(w.size(0)), in = static_cast<int>(w.size(1));
+  const int n = transposed ? out : in, k = transposed ? in : out;
   Pack p;
-  p.buf = std::move(buf);
+  p.buf = MapBuffer(api->get_size(kMatrixB, m, n, k));
+  if (!p.buf.defined()) return p;
+  api->pack(kRowMajor, kMatrixB, transposed ? kTrans : kNoTrans, m, n, k, 1.0f, w.data_ptr<float>(), in,
+            reinterpret_cast<float*>(p.buf.data_ptr()));
   p.storage = w.storage().getWeakStorageImpl();
   p.src = w.data_ptr();
   p.version = static_cast<int64_t>(w._version());
   p.rows = rows;
   return p;
+}
+
+// c (rows, n) = a (rows, k) op(B) + beta c, op(B) from `p`.
+void PackedWeight::Multiply(const Pack& p, const at::Tensor& a, int64_t n, float beta, at::Tensor& c) {
+  const int m = static_cast<int>(a.size(0)), k = static_cast<int>(a.size(1));
+  Lookup()->compute(kRowMajor, kNoTrans, kPacked, m, static_cast<int>(n), k, a.data_ptr<float>(), k,
+                    reinterpret_cast<const float*>(p.buf.data_ptr()), static_cast<int>(n), beta, c.data_ptr<float>(),
+                    static_cast<int>(n));
 }
 
 void PackedWeight::ForgetStale(const at::Tensor& w) const {
@@ -87,60 +99,38 @@ void PackedWeight::ForgetStale(const at::Tensor& w) const {
 }
 
 void PackedWeight::Prepare(const at::Tensor& w, int64_t rows) {
-  const Api* api = Lookup();
-  if (!api || !Packable(w) || !FitsInt(rows)) return;
+  if (!Available() || !Packable(w) || !FitsInt(rows)) return;
   std::lock_guard<std::mutex> lock(mu_);
   // The first row count stays the packs' count; a new pack only for a replaced weight.
   if (fwd_.buf.defined()) {
     if (SameWeight(fwd_, w)) return;
     rows = fwd_.rows;
   }
-  const int m = static_cast<int>(rows), out = static_cast<int>(w.size(0)), in = static_cast<int>(w.size(1));
-  // op(B) = W^T, (in, out), from W stored (out, in).
-  fwd_ = bwd_ = Pack();
-  at::Tensor buf = MapBuffer(api->get_size(kMatrixB, m, out, in));
-  if (!buf.defined()) return;
-  api->pack(kRowMajor, kMatrixB, kTrans, m, out, in, 1.0f, w.data_ptr<float>(), in,
-            reinterpret_cast<float*>(buf.data_ptr()));
-  fwd_ = Made(std::move(buf), w, rows);
+  bwd_ = Pack();
+  fwd_ = Made(w, rows, /*transposed=*/true);
 }
 
 at::Tensor PackedWeight::Forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) const {
-  const Api* api = Lookup();
-  const int64_t out = w.size(0), in = w.size(1);
-  if (!api || !Usable(x, in)) return at::Tensor();
+  const int64_t out = w.size(0), in = w.size(1), rows = x.size(0);
+  if (!Available() || !Usable(x, in)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
   ForgetStale(w);
-  if (!Fresh(fwd_, w, x.size(0))) return at::Tensor();
-  const bool biased = bias.defined();
-  at::Tensor y = biased ? bias.to(at::kFloat).expand({x.size(0), out}).contiguous() : at::empty({x.size(0), out}, x.options());
-  api->compute(kRowMajor, kNoTrans, kPacked, static_cast<int>(x.size(0)), static_cast<int>(out), static_cast<int>(in),
-               x.data_ptr<float>(), static_cast<int>(in), reinterpret_cast<const float*>(fwd_.buf.data_ptr()),
-               static_cast<int>(in), biased ? 1.0f : 0.0f, y.data_ptr<float>(), static_cast<int>(out));
+  if (!fwd_.buf.defined() || fwd_.rows != rows) return at::Tensor();
+  at::Tensor y = bias.defined() ? bias.to(at::kFloat).expand({rows, out}).contiguous() : at::empty({rows, out}, x.options());
+  Multiply(fwd_, x, out, bias.defined() ? 1.0f : 0.0f, y);
   return y;
 }
 
 at::Tensor PackedWeight::Backward(const at::Tensor& dy, const at::Tensor& w) const {
-  const Api* api = Lookup();
-  const int64_t out = w.size(0), in = w.size(1);
-  if (!api || !Usable(dy, out)) return at::Tensor();
+  const int64_t out = w.size(0), in = w.size(1), rows = dy.size(0);
+  if (!Available() || !Usable(dy, out)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
   ForgetStale(w);
-  const int64_t rows = dy.size(0);
-  if (!Fresh(fwd_, w, rows)) return at::Tensor();
-  const int m = static_cast<int>(rows);
-  if (!Fresh(bwd_, w, rows)) {
-    // op(B) = W, (out, in), as stored.
-    at::Tensor buf = MapBuffer(api->get_size(kMatrixB, m, static_cast<int>(in), static_cast<int>(out)));
-    if (!buf.defined()) return at::Tensor();
-    api->pack(kRowMajor, kMatrixB, kNoTrans, m, static_cast<int>(in), static_cast<int>(out), 1.0f,
-              w.data_ptr<float>(), static_cast<int>(in), reinterpret_cast<float*>(buf.data_ptr()));
-    bwd_ = Made(std::move(buf), w, rows);
-  }
+  if (!fwd_.buf.defined() || fwd_.rows != rows) return at::Tensor();
+  if (!bwd_.buf.defined()) bwd_ = Made(w, rows, /*transposed=*/false);
+  if (!bwd_.buf.defined()) return at::Tensor();
   at::Tensor dx = at::empty({rows, in}, dy.options());
-  api->compute(kRowMajor, kNoTrans, kPacked, m, static_cast<int>(in), static_cast<int>(out), dy.data_ptr<float>(),
-               static_cast<int>(out), reinterpret_cast<const float*>(bwd_.buf.data_ptr()), static_cast<int>(in), 0.0f,
-               dx.data_ptr<float>(), static_cast<int>(in));
+  Multiply(bwd_, dy, in, 0.0f, dx);
   return dx;
 }
 

@@ -46,8 +46,8 @@ class PackedWeight {
     int64_t version = -1, rows = 0;
   };
   static bool SameWeight(const Pack& p, const at::Tensor& w);
-  static bool Fresh(const Pack& p, const at::Tensor& w, int64_t rows);
-  static Pack Made(at::Tensor buf, const at::Tensor& w, int64_t rows);
+  static Pack Made(const at::Tensor& w, int64_t rows, bool transposed);
+  static void Multiply(const Pack& p, const at::Tensor& a, int64_t n, float beta, at::Tensor& c);
   // Drops both packs when the weight they were made from is gone or changed.
   void ForgetStale(const at::Tensor& w) const;
   mutable std::mutex mu_;

@@ -77,9 +77,9 @@ at::Tensor LoraMatmulForward(const at::Tensor& x, const LoraLinear& l, bool trai
     return at::Tensor();
   // MKL's packs of the frozen weight, made at the first training step (not for
   // evaluation or generation alone: they cost about the weight's size each).
+  const bool packs = Kernels().packed_gemm && x.scalar_type() == at::kFloat;
   const int64_t rows = x.numel() / x.size(-1);
-  if (training && Kernels().packed_gemm && x.scalar_type() == at::kFloat && rows >= kMinPackedRows &&
-      PackedWeight::Available()) {
+  if (packs && training && rows >= kMinPackedRows && PackedWeight::Available()) {
     if (!l.packed) l.packed = std::make_shared<PackedWeight>();
     l.packed->Prepare(l.weight, rows);
   }
@@ -87,8 +87,7 @@ at::Tensor LoraMatmulForward(const at::Tensor& x, const LoraLinear& l, bool trai
   // The same dropout call, in the same order, as the generic path: a seed gives
   // the same masks on either path.
   at::Tensor xd = dropped ? at::dropout(x, l.dropout, true) : x;
-  const bool packed = l.packed && Kernels().packed_gemm && x.scalar_type() == at::kFloat;
-  return LoraMatmulFn::apply(x, xd, l.lora_a, l.lora_b, &l, !dropped, packed);
+  return LoraMatmulFn::apply(x, xd, l.lora_a, l.lora_b, &l, !dropped, packs && l.packed);
 }
 
 }  // namespace st::train
