@@ -121,17 +121,33 @@ at::Tensor PackedWeight::Forward(const at::Tensor& x, const at::Tensor& w, const
   return y;
 }
 
+// Called with mu_ held.
+const PackedWeight::Pack* PackedWeight::BackwardPack(const at::Tensor& dy, const at::Tensor& w) const {
+  ForgetStale(w);
+  if (!fwd_.buf.defined() || fwd_.rows != dy.size(0)) return nullptr;
+  if (!bwd_.buf.defined()) bwd_ = Made(w, dy.size(0), /*transposed=*/false);
+  return bwd_.buf.defined() ? &bwd_ : nullptr;
+}
+
 at::Tensor PackedWeight::Backward(const at::Tensor& dy, const at::Tensor& w) const {
-  const int64_t out = w.size(0), in = w.size(1), rows = dy.size(0);
+  const int64_t out = w.size(0), in = w.size(1);
   if (!Available() || !Usable(dy, out)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
-  ForgetStale(w);
-  if (!fwd_.buf.defined() || fwd_.rows != rows) return at::Tensor();
-  if (!bwd_.buf.defined()) bwd_ = Made(w, rows, /*transposed=*/false);
-  if (!bwd_.buf.defined()) return at::Tensor();
-  at::Tensor dx = at::empty({rows, in}, dy.options());
-  Multiply(bwd_, dy, in, 0.0f, dx);
+  const Pack* p = BackwardPack(dy, w);
+  if (!p) return at::Tensor();
+  at::Tensor dx = at::empty({dy.size(0), in}, dy.options());
+  Multiply(*p, dy, in, 0.0f, dx);
   return dx;
+}
+
+bool PackedWeight::AddBackward(const at::Tensor& dy, const at::Tensor& w, at::Tensor& dx) const {
+  const int64_t out = w.size(0), in = w.size(1);
+  if (!Available() || !Usable(dy, out) || !Usable(dx, in) || dx.size(0) != dy.size(0)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  const Pack* p = BackwardPack(dy, w);
+  if (!p) return false;
+  Multiply(*p, dy, in, 1.0f, dx);
+  return true;
 }
 
 }  // namespace st::train

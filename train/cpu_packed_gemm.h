@@ -35,6 +35,9 @@ class PackedWeight {
   // dy (rows, out) -> dy W: undefined unless a pack for dy's row count exists. Makes
   // the backward pack at its first use (an evaluation-only run never needs it).
   at::Tensor Backward(const at::Tensor& dy, const at::Tensor& w) const;
+  // dx (rows, in) += dy W, on the same pack; false (dx untouched) where Backward
+  // would be undefined or dx is not a row-major float32 (rows, in) tensor.
+  bool AddBackward(const at::Tensor& dy, const at::Tensor& w, at::Tensor& dx) const;
 
  private:
   struct Pack {
@@ -48,6 +51,8 @@ class PackedWeight {
   static bool SameWeight(const Pack& p, const at::Tensor& w);
   static Pack Made(const at::Tensor& w, int64_t rows, bool transposed);
   static void Multiply(const Pack& p, const at::Tensor& a, int64_t n, float beta, at::Tensor& c);
+  // The backward pack for dy's row count (made at its first use); null where none can be.
+  const Pack* BackwardPack(const at::Tensor& dy, const at::Tensor& w) const;
   // Drops both packs when the weight they were made from is gone or changed.
   void ForgetStale(const at::Tensor& w) const;
   mutable std::mutex mu_;

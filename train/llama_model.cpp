@@ -11,6 +11,7 @@
 #include "train/cpu_doc_attention.h"
 #include "train/cpu_rope.h"
 #include "train/fused_ops.h"
+#include "train/lora_matmul.h"
 
 namespace st::train {
 namespace {
@@ -250,8 +251,10 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     seen("q_proj", h);
     seen("k_proj", h);
     seen("v_proj", h);
-    at::Tensor q = b.q.Forward(h, training).view({B, T, nh, hd});   // (B, T, nh, hd)
-    at::Tensor k = b.k.Forward(h, training).view({B, T, nkv, hd});  // (B, T, nkv, hd)
+    // q, k and v read the same h: on the CPU their LoRA branches are one node.
+    const std::vector<at::Tensor> qkv = LoraMatmulSharedForward(h, {&b.q, &b.k, &b.v}, training);
+    at::Tensor q = qkv[0].view({B, T, nh, hd});  // (B, T, nh, hd)
+    at::Tensor k = qkv[1].view({B, T, nkv, hd});  // (B, T, nkv, hd)
     if (b.q_norm.defined()) {  // Qwen3: RMSNorm over each head before rotary
       q = RmsNormOp(q, b.q_norm, s.rms_norm_eps);
       k = RmsNormOp(k, b.k_norm, s.rms_norm_eps);
@@ -267,7 +270,7 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     }
     q = q.transpose(1, 2);  // (B, nh, T, hd)
     k = k.transpose(1, 2);  // (B, nkv, T, hd)
-    at::Tensor v = b.v.Forward(h, training).view({B, T, nkv, hd}).transpose(1, 2);
+    at::Tensor v = qkv[2].view({B, T, nkv, hd}).transpose(1, 2);
     if (!rope_kernel && !rope_cpu) {
       q = q * cos + RotateHalf(q) * sin;
       k = k * cos + RotateHalf(k) * sin;
@@ -298,7 +301,8 @@ at::Tensor LlamaModel::Block(size_t l, at::Tensor x, const at::Tensor& cos, cons
     h = RmsNormOp(x, b.ffn_norm, s.rms_norm_eps);
     seen("gate_proj", h);
     seen("up_proj", h);
-    at::Tensor g = SwigluOp(b.gate.Forward(h, training), b.up.Forward(h, training));
+    const std::vector<at::Tensor> gu = LoraMatmulSharedForward(h, {&b.gate, &b.up}, training);
+    at::Tensor g = SwigluOp(gu[0], gu[1]);
     seen("down_proj", g);
     x = x + b.down.Forward(g, training);
   }

@@ -18,76 +18,157 @@ using torch::autograd::tensor_list;
 // Below this many rows a product is too small for packing the weight to pay.
 constexpr int64_t kMinPackedRows = 64;
 
-// Inputs: x, x_d (dropout(x), or x itself when `same`), A, B; the frozen weight
-// and bias come from the layer, which outlives the graph (as in fused_ops.cpp).
+using Layers = std::vector<const LoraLinear*>;
+
+// Whether this path applies to the layer (a CPU input, a dense frozen base of the
+// input's type, plain LoRA or rsLoRA).
+bool Applies(const at::Tensor& x, const LoraLinear& l) {
+  return Kernels().lora && x.is_cpu() && l.has_lora() && !l.dora() && !l.nf4.defined() && l.weight.defined() &&
+         !l.weight.requires_grad() && l.weight.scalar_type() == x.scalar_type() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
+}
+
+// Inputs: x, x_d (dropout(x), or x itself when `same`), then A and B of each
+// layer. Several layers only when `same`: they all read x, so their x A^T are one
+// product over the stacked A's, and their dx one tensor that each dy W is added to
+// (autograd would sum one (N, in) tensor per layer). The frozen weights and biases
+// come from the layers, which outlive the graph (as in fused_ops.cpp).
 struct LoraMatmulFn : torch::autograd::Function<LoraMatmulFn> {
-  static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::Tensor xd, at::Tensor a, at::Tensor b,
-                            const LoraLinear* l, bool same, bool packed) {
+  static tensor_list forward(AutogradContext* ctx, at::Tensor x, at::Tensor xd, at::TensorList ab, Layers ls,
+                             bool same, bool packed) {
     const at::ScalarType type = x.scalar_type();
     const int64_t in = x.size(-1), n = x.numel() / in;
     at::Tensor x2 = x.reshape({n, in}), xd2 = same ? x2 : xd.reshape({n, in});
-    at::Tensor xa = at::mm(xd2, a.to(type).t());  // (n, r)
-    at::Tensor y = packed ? l->packed->Forward(x2, l->weight, l->bias) : at::Tensor();
-    if (!y.defined())
-      y = l->bias.defined() ? at::addmm(l->bias.to(type), x2, l->weight.t()) : at::mm(x2, l->weight.t());
-    // B^T made contiguous first: MKL's (n, r) x (r, out) product is ~20% faster on it than on the transposed view.
-    y.addmm_(xa, b.to(type).t().contiguous(), /*beta=*/1.0, /*alpha=*/l->scale);
-    ctx->save_for_backward({xd2, xa, a, b});
-    ctx->saved_data["layer"] = reinterpret_cast<intptr_t>(l);
+    std::vector<at::Tensor> as;
+    for (size_t i = 0; i < ls.size(); ++i) as.push_back(ab[2 * i]);
+    at::Tensor a_all = (as.size() == 1 ? as[0] : at::cat(as)).to(type);  // (R, in), R the ranks' sum
+    at::Tensor xa = at::mm(xd2, a_all.t());                                  // (n, R)
+    tensor_list ys;
+    int64_t off = 0;
+    for (size_t i = 0; i < ls.size(); ++i) {
+      const LoraLinear* l = ls[i];
+      const int64_t r = as[i].size(0);
+      at::Tensor y = packed && l->packed ? l->packed->Forward(x2, l->weight, l->bias) : at::Tensor();
+      if (!y.defined())
+        y = l->bias.defined() ? at::addmm(l->bias.to(type), x2, l->weight.t()) : at::mm(x2, l->weight.t());
+      // B^T made contiguous first: MKL's (n, r) x (r, out) product is ~20% faster on it than on the transposed view.
+      y.addmm_(xa.narrow(1, off, r), ab[2 * i + 1].to(type).t().contiguous(), /*beta=*/1.0, /*alpha=*/l->scale);
+      off += r;
+      std::vector<int64_t> shape = x.sizes().vec();
+      shape.back() = y.size(1);
+      ys.push_back(y.view(shape));
+    }
+    std::vector<at::Tensor> saved = {xd2, xa, a_all};
+    saved.insert(saved.end(), ab.begin(), ab.end());
+    ctx->save_for_backward(saved);
+    std::vector<int64_t> ptrs;
+    for (const LoraLinear* l : ls) ptrs.push_back(reinterpret_cast<intptr_t>(l));
+    ctx->saved_data["layers"] = ptrs;
+    ctx->saved_data["shape"] = x.sizes().vec();
     ctx->saved_data["same"] = same;
     ctx->saved_data["packed"] = packed;
-    std::vector<int64_t> shape = x.sizes().vec();
-    shape.back() = y.size(1);
-    return y.view(shape);
+    return ys;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
-    const auto* l = reinterpret_cast<const LoraLinear*>(ctx->saved_data["layer"].toInt());
+    Layers ls;
+    for (int64_t p : ctx->saved_data["layers"].toIntVector()) ls.push_back(reinterpret_cast<const LoraLinear*>(p));
     const bool same = ctx->saved_data["same"].toBool(), packed = ctx->saved_data["packed"].toBool();
-    const at::Tensor &xd = s[0], &xa = s[1], &a = s[2], &b = s[3];
+    const at::Tensor &xd = s[0], &xa = s[1], &a_all = s[2];
     const at::ScalarType type = xd.scalar_type();
-    const int64_t n = xd.size(0), in = xd.size(1);
-    at::Tensor dy = grads[0].reshape({n, -1}).to(type);
-    at::Tensor at_ = a.to(type);
-    at::Tensor g = at::mm(dy, b.to(type));  // (n, r)
-    at::Tensor da = at::mm(g.t(), xd).to(at::kFloat).mul_(l->scale);
-    // dB as (xa^T dy)^T: MKL runs the (r, n) x (n, out) form about twice as fast as (out, n) x (n, r) here.
-    at::Tensor db = at::mm(xa.t(), dy).t().to(at::kFloat).mul_(l->scale).contiguous();
-    std::vector<int64_t> shape = grads[0].sizes().vec();
-    shape.back() = in;
-    at::Tensor dx, dxd;
-    if (ctx->needs_input_grad(0)) {
-      if (packed) dx = l->packed->Backward(dy, l->weight);
-      if (!dx.defined()) dx = at::mm(dy, l->weight);
-      if (same) dx.addmm_(g, at_, /*beta=*/1.0, /*alpha=*/l->scale);
-      dx = dx.view(shape);
+    const int64_t n = xd.size(0);
+    const size_t m = ls.size();
+    std::vector<at::Tensor> dys(m), gs(m), scaled_a(m);
+    tensor_list out(2 * m + 5);  // x, x_d, A and B of each layer, then the three other arguments
+    int64_t off = 0;
+    for (size_t i = 0; i < m; ++i) {
+      const at::Tensor &a = s[3 + 2 * i], &b = s[4 + 2 * i];
+      const int64_t r = a.size(0);
+      scaled_a[i] = a_all.narrow(0, off, r) * ls[i]->scale;
+      // An output nobody used has no gradient: its layer adds nothing.
+      dys[i] = grads[i].defined() ? grads[i].reshape({n, -1}).to(type) : at::zeros({n, b.size(0)}, xd.options());
+      gs[i] = at::mm(dys[i], b.to(type));  // (n, r)
+      // dB as (xa^T dy)^T: MKL runs the (r, n) x (n, out) form about twice as fast as (out, n) x (n, r) here.
+      out[3 + 2 * i] = at::mm(xa.narrow(1, off, r).t(), dys[i]).t().to(at::kFloat).mul(ls[i]->scale).contiguous();
+      off += r;
     }
-    if (!same && ctx->needs_input_grad(1)) dxd = at::mm(g, at_).mul_(l->scale).view(shape);
-    return {dx, dxd, da, db, at::Tensor(), at::Tensor(), at::Tensor()};
+    at::Tensor g_all = m == 1 ? gs[0] : at::cat(gs, 1);  // (n, R)
+    at::Tensor da_all = at::mm(g_all.t(), xd);            // (R, in): one pass over x_d for every layer's dA
+    off = 0;
+    for (size_t i = 0; i < m; ++i) {
+      const int64_t r = gs[i].size(1);
+      out[2 + 2 * i] = da_all.narrow(0, off, r).to(at::kFloat).mul(ls[i]->scale);
+      off += r;
+    }
+    const std::vector<int64_t> shape = ctx->saved_data["shape"].toIntVector();
+    if (ctx->needs_input_grad(0)) {
+      // dx = sum_i dy_i W_i (+ s g A when x_d is x), each product added into one tensor.
+      at::Tensor dx;
+      if (same) dx = at::mm(g_all, m == 1 ? scaled_a[0] : at::cat(scaled_a));
+      for (size_t i = 0; i < m; ++i) {
+        const LoraLinear* l = ls[i];
+        if (dx.defined()) {
+          if (!(packed && l->packed && l->packed->AddBackward(dys[i], l->weight, dx))) dx.addmm_(dys[i], l->weight);
+        } else {
+          if (packed && l->packed) dx = l->packed->Backward(dys[i], l->weight);
+          if (!dx.defined()) dx = at::mm(dys[i], l->weight);
+        }
+      }
+      out[0] = dx.view(shape);
+    }
+    if (!same && ctx->needs_input_grad(1)) out[1] = at::mm(gs[0], scaled_a[0]).view(shape);
+    return out;
   }
 };
+
+// One LoRA node over `ls`, all applicable to x; several only without dropout.
+tensor_list Run(const at::Tensor& x, const Layers& ls, bool training) {
+  // MKL's packs of the frozen weights, made at the first training step (not for
+  // evaluation or generation alone: they cost about the weight's size each).
+  const bool packs = Kernels().packed_gemm && x.scalar_type() == at::kFloat;
+  const int64_t rows = x.numel() / x.size(-1);
+  if (packs && training && rows >= kMinPackedRows && PackedWeight::Available())
+    for (const LoraLinear* l : ls) {
+      if (!l->packed) l->packed = std::make_shared<PackedWeight>();
+      l->packed->Prepare(l->weight, rows);
+    }
+  const bool dropped = ls.size() == 1 && training && ls[0]->dropout > 0;
+  // The same dropout call, in the same order, as the generic path: a seed gives
+  // the same masks on either path.
+  at::Tensor xd = dropped ? at::dropout(x, ls[0]->dropout, true) : x;
+  std::vector<at::Tensor> ab;
+  for (const LoraLinear* l : ls) {
+    ab.push_back(l->lora_a);
+    ab.push_back(l->lora_b);
+  }
+  return LoraMatmulFn::apply(x, xd, at::TensorList(ab), ls, !dropped, packs);
+}
 
 }  // namespace
 
 at::Tensor LoraMatmulForward(const at::Tensor& x, const LoraLinear& l, bool training) {
-  if (!Kernels().lora || !x.is_cpu() || !l.has_lora() || l.dora() || l.nf4.defined() || !l.weight.defined() ||
-      l.weight.requires_grad() || l.weight.scalar_type() != x.scalar_type() ||
-      (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16))
-    return at::Tensor();
-  // MKL's packs of the frozen weight, made at the first training step (not for
-  // evaluation or generation alone: they cost about the weight's size each).
-  const bool packs = Kernels().packed_gemm && x.scalar_type() == at::kFloat;
-  const int64_t rows = x.numel() / x.size(-1);
-  if (packs && training && rows >= kMinPackedRows && PackedWeight::Available()) {
-    if (!l.packed) l.packed = std::make_shared<PackedWeight>();
-    l.packed->Prepare(l.weight, rows);
+  if (!Applies(x, l)) return at::Tensor();
+  return Run(x, {&l}, training)[0];
+}
+
+std::vector<at::Tensor> LoraMatmulSharedForward(const at::Tensor& x, const std::vector<const LoraLinear*>& layers,
+                                                bool training) {
+  std::vector<at::Tensor> ys(layers.size());
+  Layers group;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (Applies(x, *layers[i]) && !(training && layers[i]->dropout > 0)) {
+      group.push_back(layers[i]);
+      where.push_back(i);
+    }
+  if (group.size() >= 2) {
+    tensor_list got = Run(x, group, training);
+    for (size_t j = 0; j < group.size(); ++j) ys[where[j]] = got[j];
   }
-  const bool dropped = training && l.dropout > 0;
-  // The same dropout call, in the same order, as the generic path: a seed gives
-  // the same masks on either path.
-  at::Tensor xd = dropped ? at::dropout(x, l.dropout, true) : x;
-  return LoraMatmulFn::apply(x, xd, l.lora_a, l.lora_b, &l, !dropped, packs && l.packed);
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (!ys[i].defined()) ys[i] = layers[i]->Forward(x, training);
+  return ys;
 }
 
 }  // namespace st::train

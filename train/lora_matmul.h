@@ -19,6 +19,8 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace st::train {
 
 struct LoraLinear;
@@ -26,5 +28,12 @@ struct LoraLinear;
 // The layer's output when this path applies (a CPU tensor, a dense frozen base,
 // plain LoRA or rsLoRA); an undefined tensor otherwise, for the caller's own path.
 at::Tensor LoraMatmulForward(const at::Tensor& x, const LoraLinear& layer, bool training);
+
+// The outputs of layers that read the same input (a block's q/k/v, or gate and
+// up), in their order: those this path applies to (without dropout) as one node,
+// which reads x once for all their x A^T and sums their input gradients in one
+// tensor; any other layer through its own Forward.
+std::vector<at::Tensor> LoraMatmulSharedForward(const at::Tensor& x, const std::vector<const LoraLinear*>& layers,
+                                                bool training);
 
 }  // namespace st::train

@@ -15,6 +15,7 @@
 #include "train/cpu_swiglu.h"
 #include "train/fused_ops.h"
 #include "train/lora.h"
+#include "train/lora_matmul.h"
 
 namespace st::train {
 namespace {
@@ -67,6 +68,78 @@ void CheckLora(at::ScalarType type, bool bias, double dropout, double tol) {
   EXPECT_LT(RelErr(fast.dx, ref.dx), tol);
   EXPECT_LT(RelErr(fast.da, ref.da), tol);
   EXPECT_LT(RelErr(fast.db, ref.db), tol);
+}
+
+struct GroupGrads {
+  std::vector<at::Tensor> ys, da, db;
+  at::Tensor dx;
+};
+
+GroupGrads RunGroup(const std::vector<LoraLinear>& ls, const at::Tensor& x0, const std::vector<at::Tensor>& dys,
+                    bool shared) {
+  std::vector<const LoraLinear*> ptrs;
+  for (const LoraLinear& l : ls) {
+    ptrs.push_back(&l);
+    for (const at::Tensor& p : {l.lora_a, l.lora_b})
+      if (p.defined() && p.grad().defined()) p.mutable_grad().reset();
+  }
+  at::Tensor x = x0.detach().clone().set_requires_grad(true);
+  at::manual_seed(11);  // the dropout mask
+  std::vector<at::Tensor> ys;
+  if (shared) {
+    ys = LoraMatmulSharedForward(x, ptrs, true);
+  } else {
+    for (const LoraLinear& l : ls) ys.push_back(l.Forward(x, true));
+  }
+  at::Tensor loss = at::zeros({}, at::kFloat);
+  for (size_t i = 0; i < ys.size(); ++i) loss = loss + (ys[i].to(at::kFloat) * dys[i].to(at::kFloat)).sum();
+  loss.backward();
+  GroupGrads g;
+  g.dx = x.grad();
+  for (size_t i = 0; i < ls.size(); ++i) {
+    g.ys.push_back(ys[i].detach());
+    g.da.push_back(ls[i].has_lora() ? ls[i].lora_a.grad().clone() : at::Tensor());
+    g.db.push_back(ls[i].has_lora() ? ls[i].lora_b.grad().clone() : at::Tensor());
+  }
+  if (shared) {  // the LoRA layers without dropout (0 and 2) are one node; the others their own
+    EXPECT_EQ(ys[0].grad_fn().get(), ys[2].grad_fn().get());
+    EXPECT_NE(ys[0].grad_fn().get(), ys[3].grad_fn().get());
+  }
+  return g;
+}
+
+// Layers that read one input (a block's q/k/v): those with LoRA and without dropout
+// run as one node, whose outputs and gradients must be the composite's; among
+// them a layer without LoRA and one with dropout, which keep their own paths. 80
+// rows in float32 training run on MKL's packs (64 rows and more).
+void CheckLoraGroup(at::ScalarType type, int64_t rows, double tol) {
+  at::manual_seed(9);
+  const int64_t in = 48, outs[] = {40, 24, 40, 56};
+  std::vector<LoraLinear> ls(4);
+  for (int i = 0; i < 4; ++i) {
+    ls[i].weight = (at::randn({outs[i], in}) * 0.1).to(type);
+    if (i == 1) continue;  // no LoRA here
+    ls[i].AttachLora(i == 3 ? 4 : 8, 16.0, i == 3 ? 0.25 : 0.0, at::detail::getDefaultCPUGenerator(), /*rslora=*/i == 2);
+    at::NoGradGuard ng;
+    ls[i].lora_b.normal_(0.0, 0.1);  // B starts at zero: make the branch count
+  }
+  ls[2].bias = (at::randn({outs[2]}) * 0.1).to(type);
+  at::Tensor x = at::randn({rows / 5, 5, in}).to(type);
+  std::vector<at::Tensor> dys;
+  for (int64_t o : outs) dys.push_back(at::randn({rows / 5, 5, o}).to(type));
+  GroupGrads fast = RunGroup(ls, x, dys, true), ref;
+  {
+    SwitchesOff off({"lora"});
+    ref = RunGroup(ls, x, dys, false);
+  }
+  EXPECT_LT(RelErr(fast.dx, ref.dx), tol);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(fast.ys[i].scalar_type(), type);
+    EXPECT_LT(RelErr(fast.ys[i], ref.ys[i]), tol) << "layer " << i;
+    if (i == 1) continue;
+    EXPECT_LT(RelErr(fast.da[i], ref.da[i]), tol) << "layer " << i;
+    EXPECT_LT(RelErr(fast.db[i], ref.db[i]), tol) << "layer " << i;
+  }
 }
 
 void CheckSwiglu(at::ScalarType type, double tol) {
@@ -124,6 +197,12 @@ TEST(CpuNodes, LoraMatchesTheCompositeInBf16) {
   // apart (0.3-0.6% measured); the float32 test above holds the algebra exactly.
   CheckLora(at::kBFloat16, false, 0.0, 1.5e-2);
   CheckLora(at::kBFloat16, true, 0.2, 1.5e-2);
+}
+
+TEST(CpuNodes, LoraLayersOnOneInputAreOneNode) {
+  CheckLoraGroup(at::kFloat, 15, 1e-5);
+  CheckLoraGroup(at::kFloat, 80, 1e-5);  // on the packs where MKL has them
+  CheckLoraGroup(at::kBFloat16, 80, 1.5e-2);
 }
 
 TEST(CpuNodes, LoraWithoutGradModeIsTheForward) {

@@ -39,6 +39,13 @@ TEST(PackedGemm, ProductsMatchTheUnpackedOnes) {
   EXPECT_LT(RelErr(dx, at::mm(dy, w)), 1e-6);
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{rows, out}));
   EXPECT_EQ(dx.sizes(), (std::vector<int64_t>{rows, in}));
+  // Added into an existing tensor (a group of layers summing their input gradients).
+  at::Tensor acc = at::randn({rows, in}), want = acc + at::mm(dy, w);
+  ASSERT_TRUE(p.AddBackward(dy, w, acc));
+  EXPECT_LT(RelErr(acc, want), 1e-6);
+  at::Tensor wrong = at::randn({rows, in + 1}), strided = at::randn({in, rows}).t();
+  EXPECT_FALSE(p.AddBackward(dy, w, wrong));
+  EXPECT_FALSE(p.AddBackward(dy, w, strided));  // not row-major: the caller's at::mm
 }
 
 TEST(PackedGemm, OnlyForThePackedRowCountAndWeight) {
