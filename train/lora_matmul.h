@@ -15,6 +15,11 @@
 // the optimizer stay float32. In float32 mode this is the same algebra with the
 // scale folded into the product, and one (N, out) temporary fewer; in float32
 // training x W^T and dy W run on MKL's packs of W (train/cpu_packed_gemm.h).
+// Layers that read the same x (a block's q/k/v, gate and up) share one node:
+//   xa = x [A_1; ...; A_m]^T,  dA_i from one (R, N) x (N, in) product,
+//   dx = [g_1 ... g_m] [s_1 A_1; ...; s_m A_m] + sum_i dy_i W_i
+// with each dy_i W_i added into dx by the BLAS (beta = 1) instead of one (N, in)
+// tensor per layer summed by autograd.
 #pragma once
 
 #include <ATen/ATen.h>
