@@ -114,18 +114,23 @@ at::Tensor PackedWeight::Forward(const at::Tensor& x, const at::Tensor& w, const
   const int64_t out = w.size(0), in = w.size(1), rows = x.size(0);
   if (!Available() || !Usable(x, in)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
-  ForgetStale(w);
-  if (!fwd_.buf.defined() || fwd_.rows != rows) return at::Tensor();
+  const Pack* p = ForwardPack(rows, w);
+  if (!p) return at::Tensor();
   at::Tensor y = bias.defined() ? bias.to(at::kFloat).expand({rows, out}).contiguous() : at::empty({rows, out}, x.options());
-  Multiply(fwd_, x, out, bias.defined() ? 1.0f : 0.0f, y);
+  Multiply(*p, x, out, bias.defined() ? 1.0f : 0.0f, y);
   return y;
 }
 
-// Called with mu_ held.
-const PackedWeight::Pack* PackedWeight::BackwardPack(const at::Tensor& dy, const at::Tensor& w) const {
+// Both called with mu_ held. The backward pack exists only beside a forward one
+// for the same row count (a training run's).
+const PackedWeight::Pack* PackedWeight::ForwardPack(int64_t rows, const at::Tensor& w) const {
   ForgetStale(w);
-  if (!fwd_.buf.defined() || fwd_.rows != dy.size(0)) return nullptr;
-  if (!bwd_.buf.defined()) bwd_ = Made(w, dy.size(0), /*transposed=*/false);
+  return fwd_.buf.defined() && fwd_.rows == rows ? &fwd_ : nullptr;
+}
+
+const PackedWeight::Pack* PackedWeight::BackwardPack(int64_t rows, const at::Tensor& w) const {
+  if (!ForwardPack(rows, w)) return nullptr;
+  if (!bwd_.buf.defined()) bwd_ = Made(w, rows, /*transposed=*/false);
   return bwd_.buf.defined() ? &bwd_ : nullptr;
 }
 
@@ -133,7 +138,7 @@ at::Tensor PackedWeight::Backward(const at::Tensor& dy, const at::Tensor& w) con
   const int64_t out = w.size(0), in = w.size(1);
   if (!Available() || !Usable(dy, out)) return at::Tensor();
   std::lock_guard<std::mutex> lock(mu_);
-  const Pack* p = BackwardPack(dy, w);
+  const Pack* p = BackwardPack(dy.size(0), w);
   if (!p) return at::Tensor();
   at::Tensor dx = at::empty({dy.size(0), in}, dy.options());
   Multiply(*p, dy, in, 0.0f, dx);
@@ -144,7 +149,7 @@ bool PackedWeight::AddBackward(const at::Tensor& dy, const at::Tensor& w, at::Te
   const int64_t out = w.size(0), in = w.size(1);
   if (!Available() || !Usable(dy, out) || !Usable(dx, in) || dx.size(0) != dy.size(0)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  const Pack* p = BackwardPack(dy, w);
+  const Pack* p = BackwardPack(dy.size(0), w);
   if (!p) return false;
   Multiply(*p, dy, in, 1.0f, dx);
   return true;

@@ -51,8 +51,10 @@ class PackedWeight {
   static bool SameWeight(const Pack& p, const at::Tensor& w);
   static Pack Made(const at::Tensor& w, int64_t rows, bool transposed);
   static void Multiply(const Pack& p, const at::Tensor& a, int64_t n, float beta, at::Tensor& c);
-  // The backward pack for dy's row count (made at its first use); null where none can be.
-  const Pack* BackwardPack(const at::Tensor& dy, const at::Tensor& w) const;
+  // The forward pack for `rows` rows of w (null if there is none), and the backward
+  // one (made at its first use); both after dropping packs of a replaced weight.
+  const Pack* ForwardPack(int64_t rows, const at::Tensor& w) const;
+  const Pack* BackwardPack(int64_t rows, const at::Tensor& w) const;
   // Drops both packs when the weight they were made from is gone or changed.
   void ForgetStale(const at::Tensor& w) const;
   mutable std::mutex mu_;

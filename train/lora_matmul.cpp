@@ -28,6 +28,17 @@ bool Applies(const at::Tensor& x, const LoraLinear& l) {
          (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16);
 }
 
+// dx += dy W (dx = dy W when undefined), on the layer's pack where it has one.
+void AddBaseGradient(const LoraLinear& l, bool packed, const at::Tensor& dy, at::Tensor& dx) {
+  const bool pack = packed && l.packed;
+  if (!dx.defined()) {
+    if (pack) dx = l.packed->Backward(dy, l.weight);
+    if (!dx.defined()) dx = at::mm(dy, l.weight);
+  } else if (!(pack && l.packed->AddBackward(dy, l.weight, dx))) {
+    dx.addmm_(dy, l.weight);
+  }
+}
+
 // Inputs: x, x_d (dropout(x), or x itself when `same`), then A and B of each
 // layer. Several layers only when `same`: they all read x, so their x A^T are one
 // product over the stacked A's, and their dx one tensor that each dy W is added to
@@ -79,16 +90,13 @@ struct LoraMatmulFn : torch::autograd::Function<LoraMatmulFn> {
     const at::ScalarType type = xd.scalar_type();
     const int64_t n = xd.size(0);
     const size_t m = ls.size();
-    std::vector<at::Tensor> dys(m), gs(m), scaled_a(m);
+    std::vector<at::Tensor> dys(m), gs(m);
     tensor_list out(2 * m + 5);  // x, x_d, A and B of each layer, then the three other arguments
     int64_t off = 0;
     for (size_t i = 0; i < m; ++i) {
-      const at::Tensor &a = s[3 + 2 * i], &b = s[4 + 2 * i];
-      const int64_t r = a.size(0);
-      scaled_a[i] = a_all.narrow(0, off, r) * ls[i]->scale;
-      // An output nobody used has no gradient: its layer adds nothing.
-      dys[i] = grads[i].defined() ? grads[i].reshape({n, -1}).to(type) : at::zeros({n, b.size(0)}, xd.options());
-      gs[i] = at::mm(dys[i], b.to(type));  // (n, r)
+      const int64_t r = s[3 + 2 * i].size(0);
+      dys[i] = grads[i].reshape({n, -1}).to(type);  // autograd gives zeros for an unused output
+      gs[i] = at::mm(dys[i], s[4 + 2 * i].to(type));  // (n, r)
       // dB as (xa^T dy)^T: MKL runs the (r, n) x (n, out) form about twice as fast as (out, n) x (n, r) here.
       out[3 + 2 * i] = at::mm(xa.narrow(1, off, r).t(), dys[i]).t().to(at::kFloat).mul(ls[i]->scale).contiguous();
       off += r;
@@ -101,23 +109,25 @@ struct LoraMatmulFn : torch::autograd::Function<LoraMatmulFn> {
       out[2 + 2 * i] = da_all.narrow(0, off, r).to(at::kFloat).mul(ls[i]->scale);
       off += r;
     }
+    // [g_1 ... g_m] [s_1 A_1; ...; s_m A_m]: the rank-r part of dx (or of dx_d),
+    // formed only when one of them is wanted (layer 0's q/k/v want neither).
+    auto low_rank = [&] {
+      std::vector<at::Tensor> scaled(m);
+      int64_t o = 0;
+      for (size_t i = 0; i < m; ++i) {
+        scaled[i] = a_all.narrow(0, o, gs[i].size(1)) * ls[i]->scale;
+        o += gs[i].size(1);
+      }
+      return at::mm(g_all, m == 1 ? scaled[0] : at::cat(scaled));
+    };
     const std::vector<int64_t> shape = ctx->saved_data["shape"].toIntVector();
     if (ctx->needs_input_grad(0)) {
-      // dx = sum_i dy_i W_i (+ s g A when x_d is x), each product added into one tensor.
-      at::Tensor dx;
-      if (same) dx = at::mm(g_all, m == 1 ? scaled_a[0] : at::cat(scaled_a));
-      for (size_t i = 0; i < m; ++i) {
-        const LoraLinear* l = ls[i];
-        if (dx.defined()) {
-          if (!(packed && l->packed && l->packed->AddBackward(dys[i], l->weight, dx))) dx.addmm_(dys[i], l->weight);
-        } else {
-          if (packed && l->packed) dx = l->packed->Backward(dys[i], l->weight);
-          if (!dx.defined()) dx = at::mm(dys[i], l->weight);
-        }
-      }
+      // dx = sum_i dy_i W_i (+ the rank-r part when x_d is x), each product added into one tensor.
+      at::Tensor dx = same ? low_rank() : at::Tensor();
+      for (size_t i = 0; i < m; ++i) AddBaseGradient(*ls[i], packed, dys[i], dx);
       out[0] = dx.view(shape);
     }
-    if (!same && ctx->needs_input_grad(1)) out[1] = at::mm(gs[0], scaled_a[0]).view(shape);
+    if (!same && ctx->needs_input_grad(1)) out[1] = low_rank().view(shape);
     return out;
   }
 };
